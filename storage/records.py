@@ -1,0 +1,64 @@
+"""Records that cross package boundaries: what is stored and what the queries return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+
+@dataclass
+class Article:
+    """One story as stored: canonical URL, text, summary and every source that carried it."""
+
+    url: str
+    title: str
+    source: str
+    published: datetime  # timezone-aware, UTC
+    text: str
+    summary: str = ""
+    content_hash: str = ""
+    sources: list[str] = field(default_factory=list)
+    topics: dict[str, float] = field(default_factory=dict)  # topic key -> relevance score
+    id: int | None = None
+
+
+@dataclass
+class FeedState:
+    """What the fetcher remembers about one feed between runs."""
+
+    url: str
+    name: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    last_status: str = "new"  # new | ok | not-modified | error
+    last_error: str | None = None
+    failures: int = 0
+    next_try: datetime | None = None
+    last_fetched: datetime | None = None
+    last_ok: datetime | None = None
+    articles_total: int = 0
+
+
+@dataclass(frozen=True)
+class RateObservation:
+    """Value of one unit of `currency` in `base`, as published by `source` for `as_of`."""
+
+    currency: str
+    base: str
+    value: Decimal
+    source: str
+    as_of: date
+    fetched_at: datetime | None = None
+
+
+@dataclass
+class Subscriber:
+    """One chat that receives digests."""
+
+    chat_id: int
+    language: str = "en"
+    timezone: str = "UTC"
+    delivery_time: str = "08:00"
+    topics: list[str] = field(default_factory=list)
+    active: bool = True
