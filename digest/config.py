@@ -51,6 +51,7 @@ class FetchConfig:
 
 @dataclass(frozen=True)
 class DigestConfig:
+    title: str = "News digest"
     window_hours: int = 24
     per_topic: int = 5
     summary_sentences: int = 3

@@ -1,0 +1,172 @@
+"""The `newsdigest` command line: a thin layer over the functions the bot uses."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from datetime import UTC, datetime
+
+from typing import Any
+
+import click
+from sqlite_utils import Database
+
+from digest.build import UnknownTopicError, build_digest
+from digest.config import Config, ConfigError, load_config, resolve_db_path
+from digest.render import article_dict, render_html, render_json, render_text
+from digest.timespec import TimeSpecError, parse_since
+from storage.articles import count_articles, recent_articles
+from storage.db import open_db
+
+log = logging.getLogger("newsdigest")
+
+
+class Context:
+    """What every subcommand needs: the config (loaded once) and the database path."""
+
+    def __init__(self, config_path: str | None, db_path: str | None) -> None:
+        self._config_path = config_path
+        self._db_path = db_path
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            try:
+                self._config = load_config(self._config_path)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._config
+
+    @property
+    def db_path(self) -> str:
+        return resolve_db_path(self._db_path, self.config)
+
+    def db(self) -> Database:
+        try:
+            return open_db(self.db_path)
+        except Exception as exc:  # unreadable file, not a database, locked...
+            raise click.ClickException(f"cannot open database {self.db_path}: {exc}") from None
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def _topics_option(value: str | None, config: Config) -> list[str] | None:
+    if not value:
+        return None
+    keys = [k.strip().lower() for k in value.split(",") if k.strip()]
+    unknown = [k for k in keys if config.topic(k) is None]
+    if unknown:
+        known = ", ".join(t.key for t in config.topics)
+        raise click.BadParameter(f"unknown topic '{unknown[0]}'; known topics: {known}")
+    return keys
+
+
+def _since_option(value: str | None, now: datetime, config: Config) -> datetime:
+    if not value:
+        from datetime import timedelta
+
+        return now - timedelta(hours=config.digest.window_hours)
+    try:
+        return parse_since(value, now)
+    except TimeSpecError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _ensure_sample(ctx: Context, db: Database, allowed: bool) -> None:
+    """On an empty database, load the bundled sample so a first run shows a real digest."""
+    if not allowed or count_articles(db) > 0:
+        return
+    from digest.demo_data import load_sample
+
+    stats, rates = load_sample(db, ctx.config)
+    click.echo(
+        f"The database {ctx.db_path} was empty: loaded the bundled sample "
+        f"({stats.new} articles, {rates} rates). Run `newsdigest fetch` for live news.",
+        err=True,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", metavar="FILE", envvar="NEWSDIGEST_CONFIG",
+              help="TOML config file (default: the built-in Central Asia profile).")
+@click.option("--db", "db_path", metavar="FILE",
+              help="SQLite database file (default: $NEWSDIGEST_DB or newsdigest.db).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="newsdigest")
+@click.pass_context
+def cli(click_ctx: click.Context, config_path: str | None, db_path: str | None, verbose: int) -> None:
+    """newsdigest: a Telegram news digest with currency rates (Central Asia by default)."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    click_ctx.obj = Context(config_path, db_path)
+
+
+@cli.command()
+@click.option("--topics", metavar="KEYS", help="Comma-separated topic keys (default: all).")
+@click.option("--since", metavar="WHEN", help="Start of the window: 24h, 3d, or a date (default: the config's window).")
+@click.option("--currencies", metavar="CODES", help="Comma-separated currency codes (default: the config's).")
+@click.option("--format", "fmt", type=click.Choice(["text", "html", "json"]), default="text",
+              show_default=True, help="html prints the Telegram messages separated by ---.")
+@click.option("--no-sample", is_flag=True, help="Do not load the bundled sample into an empty database.")
+@pass_ctx
+def preview(ctx: Context, topics: str | None, since: str | None, currencies: str | None,
+            fmt: str, no_sample: bool) -> None:
+    """Print the digest for a window, as text, Telegram HTML or JSON."""
+    config = ctx.config
+    now = datetime.now(UTC)
+    keys = _topics_option(topics, config)
+    start = _since_option(since, now, config)
+    codes = [c.strip().upper() for c in currencies.split(",")] if currencies else None
+    db = ctx.db()
+    _ensure_sample(ctx, db, not no_sample)
+    try:
+        digest = build_digest(db, config, since=start, until=now, topics=keys, currencies=codes)
+    except UnknownTopicError as exc:
+        raise click.BadParameter(f"unknown topic '{exc}'") from None
+    if fmt == "json":
+        click.echo(render_json(digest))
+    elif fmt == "html":
+        click.echo("\n---\n".join(render_html(digest)))
+    else:
+        click.echo(render_text(digest), nl=False)
+
+
+@cli.command()
+@click.option("--topic", metavar="KEY", help="Only articles with this topic.")
+@click.option("--since", metavar="WHEN", default="30d", show_default=True, help="24h, 3d, or a date.")
+@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@pass_ctx
+def articles(ctx: Context, topic: str | None, since: str, limit: int, fmt: str) -> None:
+    """List stored articles: title, url, sources, published, topics, summary."""
+    config = ctx.config
+    now = datetime.now(UTC)
+    keys = _topics_option(topic, config)
+    start = _since_option(since, now, config)
+    found = recent_articles(ctx.db(), start, now, topics=keys, limit=limit)
+    if fmt == "json":
+        click.echo(json.dumps([article_dict(a) for a in found], ensure_ascii=False, indent=2))
+        return
+    if not found:
+        click.echo("No articles stored for that selection.")
+    for article in found:
+        click.echo(click.style(article.title, bold=True))
+        click.echo(f"  {article.url}")
+        click.echo(f"  sources: {', '.join(article.sources)}   published: "
+                   f"{article.published:%Y-%m-%d %H:%M} UTC")
+        topics_line = ", ".join(f"{k} ({v:.2f})" for k, v in
+                                sorted(article.topics.items(), key=lambda kv: -kv[1]))
+        click.echo(f"  topics: {topics_line or '—'}")
+        if article.summary:
+            click.echo(f"  {article.summary}")
+        click.echo("")
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of the console script."""
+    return cli.main(args=argv, prog_name="newsdigest")
+
+

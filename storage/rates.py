@@ -1,0 +1,76 @@
+"""Rate observations: every one kept, none overwritten."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlite_utils import Database
+
+from storage.db import utc_iso
+from storage.records import RateObservation
+
+
+def add_observations(
+    db: Database, observations: Iterable[RateObservation], fetched_at: datetime | None = None
+) -> int:
+    """Store observations; an identical one (same currency, source, date, value) is not repeated."""
+    fetched = utc_iso(fetched_at or datetime.now(UTC))
+    added = 0
+    with db.atomic():
+        for obs in observations:
+            exists = db.execute(
+                "select 1 from rates where currency = ? and base = ? and source = ?"
+                " and as_of = ? and value = ?",
+                [obs.currency, obs.base, obs.source, obs.as_of.isoformat(), str(obs.value)],
+            ).fetchone()
+            if exists:
+                continue
+            db["rates"].insert(
+                {
+                    "currency": obs.currency,
+                    "base": obs.base,
+                    "value": str(obs.value),
+                    "source": obs.source,
+                    "as_of": obs.as_of.isoformat(),
+                    "fetched_at": utc_iso(obs.fetched_at) if obs.fetched_at else fetched,
+                }
+            )
+            added += 1
+    return added
+
+
+def history(
+    db: Database, currency: str, base: str = "USD", source: str | None = None,
+    since: date | None = None,
+) -> list[RateObservation]:
+    """Observations of one currency, oldest first; the latest fetch wins within a (source, day)."""
+    where = ["currency = ?", "base = ?"]
+    params: list[object] = [currency, base]
+    if source is not None:
+        where.append("source = ?")
+        params.append(source)
+    if since is not None:
+        where.append("as_of >= ?")
+        params.append(since.isoformat())
+    rows = db.execute(
+        "select currency, base, value, source, as_of, fetched_at from rates"
+        f" where {' and '.join(where)} order by as_of, fetched_at, id",
+        params,
+    ).fetchall()
+    latest: dict[tuple[str, str], RateObservation] = {}
+    for currency_, base_, value, source_, as_of, fetched_at in rows:
+        latest[(source_, as_of)] = RateObservation(
+            currency=currency_,
+            base=base_,
+            value=Decimal(value),
+            source=source_,
+            as_of=date.fromisoformat(as_of),
+            fetched_at=datetime.fromisoformat(fetched_at) if fetched_at else None,
+        )
+    return sorted(latest.values(), key=lambda o: (o.as_of, o.source))
+
+
+def count_rates(db: Database) -> int:
+    return db["rates"].count

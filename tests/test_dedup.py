@@ -1,0 +1,150 @@
+"""The same story twice is stored once, remembering every source that carried it."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from digest import dedup
+from digest.config import load_config
+from digest.ingest import Ingestor, ingest_entries
+from digest.models import Entry
+from storage import articles as store
+from storage.db import open_db
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+BODY = (
+    "Kazakhstan's central bank kept its base rate at 16.5 percent on Friday, saying inflation "
+    "was slowing more gently than it had expected in the autumn.\n\n"
+    "The regulator said price growth in October stood at 12.4 percent year on year, driven by "
+    "utility tariffs and food. It expects inflation to return to its target band only in 2027.\n\n"
+    "Analysts in Almaty had expected the decision. The next meeting is scheduled for January."
+)
+REWORDED = (
+    "The National Bank of Kazakhstan kept its base rate at 16.5 percent on Friday, saying that "
+    "inflation was slowing more gently than it had expected during the autumn.\n\n"
+    "The regulator said price growth in October stood at 12.4 percent year on year, driven by "
+    "utility tariffs and food. It expects inflation to return to its target band only in 2027.\n\n"
+    "Analysts in Almaty had expected the decision. The next meeting is scheduled for January."
+)
+OTHER = (
+    "Uzbekistan's central bank cut its main rate to 13 percent on Thursday, pointing to a "
+    "stronger sum and falling food prices.\n\n"
+    "The bank in Tashkent said inflation in October was 7.9 percent, its lowest in five years."
+)
+
+
+@pytest.fixture
+def db(tmp_path):
+    return open_db(tmp_path / "news.db")
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config(env={})
+
+
+def entry(title, url, source, text=BODY, published=NOW - timedelta(hours=2)):
+    return Entry(title=title, url=url, source=source, text=text, published=published)
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("https://astanatimes.com/2026/11/rate/?utm_source=telegram&utm_medium=bot",
+         "https://astanatimes.com/2026/11/rate"),
+        ("HTTPS://AstanaTimes.com:443/2026/11/rate/#comments", "https://astanatimes.com/2026/11/rate"),
+        ("https://kun.uz/en/news/1?fbclid=XYZ&id=7&gclid=1", "https://kun.uz/en/news/1?id=7"),
+        ("https://kun.uz/en/news/1?b=2&a=1", "https://kun.uz/en/news/1?a=1&b=2"),
+        ("http://24.kg:8080/english/1/", "http://24.kg:8080/english/1"),
+    ],
+)
+def test_canonical_url_drops_tracking_and_noise(raw, canonical):
+    assert dedup.canonical_url(raw) == canonical
+
+
+def test_same_url_with_tracking_from_two_feeds_is_one_article_with_two_sources(db, config):
+    stats = ingest_entries(db, config, [
+        entry("Kazakhstan holds base rate at 16.5%", "https://astanatimes.com/rate?utm_source=rss",
+              "The Astana Times"),
+        entry("Kazakhstan holds base rate at 16.5%", "https://astanatimes.com/rate/", "Kun.uz"),
+    ], now=NOW)
+    assert (stats.new, stats.duplicates) == (1, 1)
+    [article] = store.recent_articles(db, NOW - timedelta(days=1), NOW)
+    assert article.url == "https://astanatimes.com/rate"
+    assert article.sources == ["The Astana Times", "Kun.uz"]
+
+
+def test_reworded_copy_under_another_url_is_recognised(db, config):
+    ingest_entries(db, config, [
+        entry("Kazakhstan holds base rate at 16.5%", "https://astanatimes.com/rate", "The Astana Times"),
+    ], now=NOW)
+    # A later run, a new Ingestor: the index is rebuilt from the stored signatures.
+    stats = ingest_entries(db, config, [
+        entry("Kazakh central bank holds base rate at 16.5 percent",
+              "https://timesca.com/kazakh-rate", "The Times of Central Asia", text=REWORDED),
+    ], now=NOW + timedelta(hours=1))
+    assert (stats.new, stats.duplicates) == (0, 1)
+    [article] = store.recent_articles(db, NOW - timedelta(days=1), NOW + timedelta(hours=1))
+    assert article.sources == ["The Astana Times", "The Times of Central Asia"]
+    assert store.find_by_url(db, "https://timesca.com/kazakh-rate") == article.id
+
+
+def test_different_stories_on_the_same_subject_stay_apart(db, config):
+    stats = ingest_entries(db, config, [
+        entry("Kazakhstan holds base rate at 16.5%", "https://astanatimes.com/rate", "The Astana Times"),
+        entry("Uzbekistan cuts its main rate to 13%", "https://kun.uz/en/rate", "Kun.uz", text=OTHER),
+    ], now=NOW)
+    assert stats.new == 2
+
+
+def test_copies_far_apart_in_time_are_not_merged(db, config):
+    ingest_entries(db, config, [
+        entry("Kazakhstan holds base rate at 16.5%", "https://astanatimes.com/rate", "The Astana Times",
+              published=NOW - timedelta(days=30)),
+    ], now=NOW)
+    stats = ingest_entries(db, config, [
+        entry("Kazakh central bank holds base rate at 16.5 percent", "https://timesca.com/r",
+              "The Times of Central Asia", text=REWORDED),
+    ], now=NOW)
+    assert stats.new == 1
+
+
+def test_identical_text_from_a_linkless_source_is_a_duplicate(db, config):
+    ingest_entries(db, config, [
+        entry("Kazakhstan holds base rate at 16.5%", "https://astanatimes.com/rate", "The Astana Times"),
+    ], now=NOW)
+    stats = ingest_entries(db, config, [
+        entry("Kazakhstan holds base rate at 16.5%", None, "Newsletter"),
+    ], now=NOW)
+    assert (stats.new, stats.duplicates) == (0, 1)
+
+
+def test_ingesting_the_same_batch_twice_stores_nothing_new(db, config):
+    batch = [
+        entry("Kazakhstan holds base rate at 16.5%", "https://astanatimes.com/rate", "The Astana Times"),
+        entry("Uzbekistan cuts its main rate to 13%", None, "Kun.uz", text=OTHER),
+    ]
+    ingestor = Ingestor(db, config, now=NOW)
+    assert ingestor.ingest(batch).new == 2
+    again = Ingestor(db, config, now=NOW + timedelta(hours=3)).ingest(batch)
+    assert (again.new, again.duplicates) == (0, 2)
+    assert store.count_articles(db) == 2
+
+
+def test_stored_article_has_summary_and_topics(db, config):
+    ingest_entries(db, config, [
+        entry("Kazakhstan holds base rate at 16.5%", "https://astanatimes.com/rate", "The Astana Times"),
+    ], now=NOW)
+    [article] = store.recent_articles(db, NOW - timedelta(days=1), NOW)
+    assert article.summary.startswith("Kazakhstan's central bank kept its base rate")
+    assert "kazakhstan" in article.topics
+    assert "economy" in article.topics
+
+
+def test_entry_without_a_title_is_skipped_and_the_rest_stored(db, config):
+    stats = ingest_entries(db, config, [
+        entry("   ", "https://x.example/1", "X"),
+        entry("Uzbekistan cuts its main rate to 13%", "https://kun.uz/en/rate", "Kun.uz", text=OTHER),
+    ], now=NOW)
+    assert (stats.new, stats.skipped) == (1, 1)
