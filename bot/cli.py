@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-
 from datetime import UTC, datetime
-
+from pathlib import Path
 from typing import Any
 
 import click
@@ -90,14 +89,25 @@ def _ensure_sample(ctx: Context, db: Database, allowed: bool) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", metavar="FILE", envvar="NEWSDIGEST_CONFIG",
-              help="TOML config file (default: the built-in Central Asia profile).")
-@click.option("--db", "db_path", metavar="FILE",
-              help="SQLite database file (default: $NEWSDIGEST_DB or newsdigest.db).")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="FILE",
+    envvar="NEWSDIGEST_CONFIG",
+    help="TOML config file (default: the built-in Central Asia profile).",
+)
+@click.option(
+    "--db",
+    "db_path",
+    metavar="FILE",
+    help="SQLite database file (default: $NEWSDIGEST_DB or newsdigest.db).",
+)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(package_name="newsdigest")
 @click.pass_context
-def cli(click_ctx: click.Context, config_path: str | None, db_path: str | None, verbose: int) -> None:
+def cli(
+    click_ctx: click.Context, config_path: str | None, db_path: str | None, verbose: int
+) -> None:
     """newsdigest: a Telegram news digest with currency rates (Central Asia by default)."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -106,14 +116,34 @@ def cli(click_ctx: click.Context, config_path: str | None, db_path: str | None, 
 
 @cli.command()
 @click.option("--topics", metavar="KEYS", help="Comma-separated topic keys (default: all).")
-@click.option("--since", metavar="WHEN", help="Start of the window: 24h, 3d, or a date (default: the config's window).")
-@click.option("--currencies", metavar="CODES", help="Comma-separated currency codes (default: the config's).")
-@click.option("--format", "fmt", type=click.Choice(["text", "html", "json"]), default="text",
-              show_default=True, help="html prints the Telegram messages separated by ---.")
-@click.option("--no-sample", is_flag=True, help="Do not load the bundled sample into an empty database.")
+@click.option(
+    "--since",
+    metavar="WHEN",
+    help="Start of the window: 24h, 3d, or a date (default: the config's window).",
+)
+@click.option(
+    "--currencies", metavar="CODES", help="Comma-separated currency codes (default: the config's)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "html", "json"]),
+    default="text",
+    show_default=True,
+    help="html prints the Telegram messages separated by ---.",
+)
+@click.option(
+    "--no-sample", is_flag=True, help="Do not load the bundled sample into an empty database."
+)
 @pass_ctx
-def preview(ctx: Context, topics: str | None, since: str | None, currencies: str | None,
-            fmt: str, no_sample: bool) -> None:
+def preview(
+    ctx: Context,
+    topics: str | None,
+    since: str | None,
+    currencies: str | None,
+    fmt: str,
+    no_sample: bool,
+) -> None:
     """Print the digest for a window, as text, Telegram HTML or JSON."""
     config = ctx.config
     now = datetime.now(UTC)
@@ -136,9 +166,13 @@ def preview(ctx: Context, topics: str | None, since: str | None, currencies: str
 
 @cli.command()
 @click.option("--topic", metavar="KEY", help="Only articles with this topic.")
-@click.option("--since", metavar="WHEN", default="30d", show_default=True, help="24h, 3d, or a date.")
+@click.option(
+    "--since", metavar="WHEN", default="30d", show_default=True, help="24h, 3d, or a date."
+)
 @click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @pass_ctx
 def articles(ctx: Context, topic: str | None, since: str, limit: int, fmt: str) -> None:
     """List stored articles: title, url, sources, published, topics, summary."""
@@ -155,18 +189,118 @@ def articles(ctx: Context, topic: str | None, since: str, limit: int, fmt: str) 
     for article in found:
         click.echo(click.style(article.title, bold=True))
         click.echo(f"  {article.url}")
-        click.echo(f"  sources: {', '.join(article.sources)}   published: "
-                   f"{article.published:%Y-%m-%d %H:%M} UTC")
-        topics_line = ", ".join(f"{k} ({v:.2f})" for k, v in
-                                sorted(article.topics.items(), key=lambda kv: -kv[1]))
+        click.echo(
+            f"  sources: {', '.join(article.sources)}   published: "
+            f"{article.published:%Y-%m-%d %H:%M} UTC"
+        )
+        topics_line = ", ".join(
+            f"{k} ({v:.2f})" for k, v in sorted(article.topics.items(), key=lambda kv: -kv[1])
+        )
         click.echo(f"  topics: {topics_line or '—'}")
         if article.summary:
             click.echo(f"  {article.summary}")
         click.echo("")
 
 
+@cli.command()
+@pass_ctx
+def fetch(ctx: Context) -> None:
+    """Run one ingestion pass over all feeds, with a progress bar and a line per feed."""
+    import asyncio
+
+    from digest.pipeline import fetch_and_store
+
+    config = ctx.config
+    db = ctx.db()
+    if not config.feeds:
+        raise click.ClickException("no feeds are configured: add [[feeds]] to the config file")
+    with click.progressbar(
+        length=len(config.feeds), label="Fetching feeds", file=click.get_text_stream("stderr")
+    ) as bar:
+        reports = asyncio.run(fetch_and_store(db, config, on_report=lambda _: bar.update(1)))
+    width = max(len(r.name) for r in reports)
+    for r in reports:
+        if r.status == "ok":
+            detail = f"{r.entries} entries, {r.new} new, {r.duplicates} already known"
+        elif r.status == "not-modified":
+            detail = "not modified since last fetch"
+        elif r.status == "skipped":
+            detail = "skipped: waiting after earlier failures (see `newsdigest feeds`)"
+        else:
+            detail = r.error or "failed"
+        mark = {"ok": "ok", "not-modified": "ok", "skipped": "--"}.get(r.status, "!!")
+        click.echo(f"{mark} {r.name:<{width}}  {detail}  ({r.elapsed:.1f}s)")
+    new = sum(r.new for r in reports)
+    failed = sum(r.status == "error" for r in reports)
+    click.echo(f"{new} new articles from {len(reports)} feeds; {failed} failed.")
+
+
+@cli.command()
+@pass_ctx
+def feeds(ctx: Context) -> None:
+    """Show each configured feed's state: last success, last error, next try."""
+    from storage.feeds import feed_states
+
+    states = feed_states(ctx.db())
+    for feed in ctx.config.feeds:
+        state = states.get(feed.url)
+        click.echo(click.style(feed.name, bold=True) + f"  {feed.url}")
+        if state is None:
+            click.echo("  never fetched")
+            continue
+
+        def when(d):
+            return f"{d:%Y-%m-%d %H:%M} UTC" if d else "never"
+
+        click.echo(
+            f"  status: {state.last_status}   last success: {when(state.last_ok)}"
+            f"   articles stored: {state.articles_total}"
+        )
+        if state.last_error:
+            click.echo(f"  last error: {state.last_error} ({state.failures} failure(s) in a row)")
+        if state.next_try and state.failures:
+            click.echo(f"  next try: {when(state.next_try)}")
+
+
+@cli.command(name="import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--source", help="Source name for the articles (default: from the file, or its name)."
+)
+@pass_ctx
+def import_(ctx: Context, paths: tuple[Path, ...], source: str | None) -> None:
+    """Store articles from local files: RSS/Atom XML, a saved HTML page, or Markdown."""
+    from digest.importer import ImportFileError, read_entries
+    from digest.ingest import Ingestor
+
+    db = ctx.db()
+    ingestor = Ingestor(db, ctx.config)
+    failed = 0
+    for path in paths:
+        try:
+            entries = read_entries(path, source)
+        except ImportFileError as exc:
+            click.echo(f"!! {exc}", err=True)
+            failed += 1
+            continue
+        stats = ingestor.ingest(entries)
+        click.echo(
+            f"{path}: {len(entries)} articles read, {stats.new} new, "
+            f"{stats.duplicates} already stored"
+            + (f", {stats.skipped} unusable" if stats.skipped else "")
+        )
+    if failed:
+        raise click.ClickException(f"{failed} of {len(paths)} files could not be imported")
+
+
+@cli.command()
+@pass_ctx
+def topics(ctx: Context) -> None:
+    """List the configured topics: key, label and kind."""
+    for topic in ctx.config.topics:
+        click.echo(f"{topic.key:<14} {topic.label:<30} {topic.kind}")
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the console script."""
     return cli.main(args=argv, prog_name="newsdigest")
-
-

@@ -8,10 +8,22 @@ from html.parser import HTMLParser
 
 # Tag -> entity type; Telegram accepts these and nothing else.
 TAGS = {
-    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
-    "ins": "underline", "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
-    "tg-spoiler": "spoiler", "a": "text_link", "code": "code", "pre": "pre",
-    "blockquote": "blockquote", "span": "spoiler", "tg-emoji": "custom_emoji",
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+    "span": "spoiler",
+    "tg-emoji": "custom_emoji",
 }
 _NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z][a-zA-Z0-9]*);?")
@@ -47,7 +59,9 @@ class _Parser(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in TAGS:
-            raise TelegramHTMLError(f"Unsupported start tag \"{tag}\" at byte offset {self.getpos()[1]}")
+            raise TelegramHTMLError(
+                f'Unsupported start tag "{tag}" at byte offset {self.getpos()[1]}'
+            )
         attributes = dict(attrs)
         if tag == "span" and attributes.get("class") != "tg-spoiler":
             raise TelegramHTMLError('Tag "span" must have class "tg-spoiler"')
@@ -62,15 +76,16 @@ class _Parser(HTMLParser):
         if not self.stack or self.stack[-1][0] != tag:
             expected = self.stack[-1][0] if self.stack else "nothing"
             raise TelegramHTMLError(
-                f"Can't find end tag corresponding to start tag \"{expected}\""
-                if self.stack else f"Unexpected end tag \"{tag}\""
+                f'Can\'t find end tag corresponding to start tag "{expected}"'
+                if self.stack
+                else f'Unexpected end tag "{tag}"'
             )
         name, start, url = self.stack.pop()
         if self.length > start:
             self.entities.append(Entity(TAGS[name], start, self.length - start, url))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        raise TelegramHTMLError(f"Unsupported start tag \"{tag}\"")
+        raise TelegramHTMLError(f'Unsupported start tag "{tag}"')
 
     def handle_data(self, data: str) -> None:
         if "<" in data or ">" in data:
@@ -79,7 +94,7 @@ class _Parser(HTMLParser):
 
     def handle_entityref(self, name: str) -> None:
         if name not in _NAMED_ENTITIES:
-            raise TelegramHTMLError(f"Unsupported HTML entity \"&{name};\"")
+            raise TelegramHTMLError(f'Unsupported HTML entity "&{name};"')
         self._append(_NAMED_ENTITIES[name])
 
     def handle_charref(self, name: str) -> None:
@@ -111,5 +126,7 @@ def parse_html(markup: str) -> tuple[str, list[Entity]]:
     if parser.rawdata:
         raise TelegramHTMLError("Unclosed start tag or unexpected < in text")
     if parser.stack:
-        raise TelegramHTMLError(f"Can't find end tag corresponding to start tag \"{parser.stack[-1][0]}\"")
+        raise TelegramHTMLError(
+            f'Can\'t find end tag corresponding to start tag "{parser.stack[-1][0]}"'
+        )
     return "".join(parser.text), parser.entities

@@ -94,9 +94,7 @@ def default_profile_text() -> str:
     return resources.files("digest").joinpath("default.toml").read_text(encoding="utf-8")
 
 
-def load_config(
-    path: str | Path | None = None, env: Mapping[str, str] | None = None
-) -> Config:
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Load the default profile, lay the operator's TOML file over it and add secrets from `env`.
 
     `path` falls back to NEWSDIGEST_CONFIG; without either the built-in default is used alone.
@@ -146,7 +144,9 @@ _KNOWN = {"feeds", "topics", "fetch", "digest", "rates", "bot", "database"}
 def _build(data: dict[str, Any]) -> Config:
     unknown = sorted(set(data) - _KNOWN)
     if unknown:
-        raise ConfigError(f"config key '{unknown[0]}' is not known (known: {', '.join(sorted(_KNOWN))})")
+        raise ConfigError(
+            f"config key '{unknown[0]}' is not known (known: {', '.join(sorted(_KNOWN))})"
+        )
     feeds = tuple(_feed(i, item) for i, item in enumerate(_list(data, "feeds")))
     topics = tuple(_topic(i, item) for i, item in enumerate(_list(data, "topics")))
     keys = [t.key for t in topics]
@@ -167,7 +167,12 @@ def _build(data: dict[str, Any]) -> Config:
     if not isinstance(database, str) or not database:
         raise ConfigError("config key 'database' must be a file path")
     return Config(
-        feeds=feeds, topics=topics, fetch=fetch, digest=digest, rates=rates, bot=bot,
+        feeds=feeds,
+        topics=topics,
+        fetch=fetch,
+        digest=digest,
+        rates=rates,
+        bot=bot,
         database=database,
     )
 
@@ -206,12 +211,17 @@ def _topic(index: int, item: Any) -> TopicConfig:
     if not isinstance(keywords, list) or not all(isinstance(k, str) and k for k in keywords):
         raise ConfigError(f"config key '{where}.keywords' must be a list of words")
     if not keywords:
-        raise ConfigError(f"config key '{where}.keywords' is empty: topic '{key}' could never match")
+        raise ConfigError(
+            f"config key '{where}.keywords' is empty: topic '{key}' could never match"
+        )
     labels = item.get("labels", {})
     if not isinstance(labels, dict):
         raise ConfigError(f"config key '{where}.labels' must be a table of language = label")
     return TopicConfig(
-        key=key, label=str(item.get("label", key)), kind=kind, keywords=tuple(keywords),
+        key=key,
+        label=str(item.get("label", key)),
+        kind=kind,
+        keywords=tuple(keywords),
         labels=dict(labels),
     )
 
@@ -254,7 +264,9 @@ def _coerce(where: str, default: Any, value: Any) -> Any:
     return value
 
 
-def resolve_db_path(cli_value: str | None, config: Config, env: Mapping[str, str] | None = None) -> str:
+def resolve_db_path(
+    cli_value: str | None, config: Config, env: Mapping[str, str] | None = None
+) -> str:
     """--db, then NEWSDIGEST_DB, then the config's `database`, then newsdigest.db here."""
     env = os.environ if env is None else env
     return cli_value or env.get("NEWSDIGEST_DB") or config.database

@@ -25,8 +25,18 @@ SHINGLE_WORDS = 300
 
 _TRACKING_PREFIXES = ("utm_", "mc_", "_hs", "pk_", "mtm_", "at_")
 _TRACKING_NAMES = {
-    "fbclid", "gclid", "dclid", "yclid", "msclkid", "igshid", "ref", "ref_src", "cmpid", "_ga",
-    "_gl", "spm",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "yclid",
+    "msclkid",
+    "igshid",
+    "ref",
+    "ref_src",
+    "cmpid",
+    "_ga",
+    "_gl",
+    "spm",
 }
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -109,7 +119,11 @@ class NearDupIndex:
         self._lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
 
     def add(
-        self, article_id: int, title: str, text: str, published: datetime,
+        self,
+        article_id: int,
+        title: str,
+        text: str,
+        published: datetime,
         signature: MinHash | None = None,
     ) -> None:
         if article_id in self._known:

@@ -41,7 +41,9 @@ def sample_rates(today: date) -> list[RateObservation]:
     for source in sorted({r["source"] for r in raw}):
         rows = [r for r in raw if r["source"] == source]
         days = sorted({r["as_of"] for r in rows}, reverse=True)
-        mapped = dict(zip(days, _days_back(today, len(days), source.endswith("fixed")), strict=True))
+        mapped = dict(
+            zip(days, _days_back(today, len(days), source.endswith("fixed")), strict=True)
+        )
         observations.extend(
             RateObservation(
                 currency=r["currency"],
@@ -66,7 +68,9 @@ def _days_back(today: date, count: int, every_day: bool) -> list[date]:
     return days
 
 
-def load_sample(db: Database, config: Config, now: datetime | None = None) -> tuple[IngestStats, int]:
+def load_sample(
+    db: Database, config: Config, now: datetime | None = None
+) -> tuple[IngestStats, int]:
     """Store the sample articles and rates; returns what was ingested and how many rates were added."""
     now = now or datetime.now(UTC)
     stats = ingest_entries(db, config, sample_entries(now), now=now)

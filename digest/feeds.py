@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin
@@ -59,7 +59,7 @@ async def fetch_bytes(
     settings: FetchConfig,
     headers: Mapping[str, str] | None = None,
 ) -> FetchedBytes:
-    """GET `url`, following up to MAX_REDIRECTS redirects, within `settings.timeout` seconds overall.
+    """GET `url`, following up to MAX_REDIRECTS redirects, all within `settings.timeout` seconds.
 
     The body is read as a stream and refused past `settings.max_bytes`. Any HTTP status is returned
     as is; timeouts, oversized bodies, redirect loops and network failures raise FetchError.
@@ -88,7 +88,7 @@ async def fetch_feeds(
     client: httpx.AsyncClient | None = None,
     now: datetime | None = None,
     on_result: Callable[[FeedResult], None] | None = None,
-    known_urls: Collection[str] = (),
+    known_urls: Container[str] = (),
 ) -> list[FeedResult]:
     """Fetch and parse `feeds` concurrently; one result per feed, in the order given.
 
@@ -105,8 +105,9 @@ async def fetch_feeds(
         client = httpx.AsyncClient(timeout=settings.timeout)
     try:
         jobs = [
-            _fetch_reporting(client, feed, states.get(feed.url), settings, now, limit, on_result,
-                             known_urls)
+            _fetch_reporting(
+                client, feed, states.get(feed.url), settings, now, limit, on_result, known_urls
+            )
             for feed in feeds
         ]
         return list(await asyncio.gather(*jobs))
@@ -116,7 +117,7 @@ async def fetch_feeds(
 
 
 def backoff_delay(failures: int, settings: FetchConfig) -> timedelta:
-    """How long to wait after `failures` failures in a row: doubling from backoff_minutes, capped."""
+    """The wait after `failures` failures in a row: doubling from backoff_minutes, capped."""
     minutes = settings.backoff_minutes * 2 ** min(max(failures - 1, 0), 30)
     return min(timedelta(minutes=minutes), timedelta(hours=settings.backoff_max_hours))
 
@@ -161,20 +162,26 @@ async def _fetch_reporting(
     now: datetime,
     limit: asyncio.Semaphore,
     on_result: Callable[[FeedResult], None] | None,
-    known_urls: Collection[str],
+    known_urls: Container[str],
 ) -> FeedResult:
     state = replace(stored) if stored else FeedState(url=feed.url, name=feed.name)
     try:
         result = await _fetch_feed(client, feed, state, settings, now, limit, known_urls)
     except Exception as exc:  # a bug in one feed's handling must not sink the whole run
         log.exception("feed %s: unexpected failure", feed.name)
-        result = _failed(feed, state, f"unexpected error while fetching {feed.url}: {exc!r}",
-                         now, settings, 0.0)
+        result = _failed(
+            feed, state, f"unexpected error while fetching {feed.url}: {exc!r}", now, settings, 0.0
+        )
     if result.status == "error":
         log.warning("feed %s: %s", feed.name, result.error)
     else:
-        log.info("feed %s: %s, %d entries in %.2fs", feed.name, result.status,
-                 len(result.entries), result.elapsed)
+        log.info(
+            "feed %s: %s, %d entries in %.2fs",
+            feed.name,
+            result.status,
+            len(result.entries),
+            result.elapsed,
+        )
     if on_result is not None:
         try:
             on_result(result)
@@ -190,7 +197,7 @@ async def _fetch_feed(
     settings: FetchConfig,
     now: datetime,
     limit: asyncio.Semaphore,
-    known_urls: Collection[str],
+    known_urls: Container[str],
 ) -> FeedResult:
     if state.next_try is not None and state.next_try > now:
         return FeedResult(feed, state, status="skipped")
@@ -268,7 +275,7 @@ async def _fill_teasers(
     settings: FetchConfig,
     limit: asyncio.Semaphore,
     source: str,
-    known_urls: Collection[str],
+    known_urls: Container[str],
 ) -> None:
     teasers = [e for e in entries if e.is_teaser and e.url and e.url not in known_urls]
     await asyncio.gather(*(_fill_teaser(client, e, settings, limit, source) for e in teasers))
@@ -287,16 +294,24 @@ async def _fill_teaser(
         async with limit:
             page = await fetch_bytes(client, entry.url, settings)
         if page.status_code != 200:
-            log.info("feed %s: teaser page %s answered HTTP %d, kept the teaser",
-                     source, entry.url, page.status_code)
+            log.info(
+                "feed %s: teaser page %s answered HTTP %d, kept the teaser",
+                source,
+                entry.url,
+                page.status_code,
+            )
             return
         article = await asyncio.to_thread(extract_article, page.content, page.url, source)
     except FetchError as exc:
         log.info("feed %s: kept the teaser, %s", source, exc)
         return
     except Exception:
-        log.warning("feed %s: reading teaser page %s failed, kept the teaser", source, entry.url,
-                    exc_info=True)
+        log.warning(
+            "feed %s: reading teaser page %s failed, kept the teaser",
+            source,
+            entry.url,
+            exc_info=True,
+        )
         return
     if article is None or len(article.text) <= len(entry.text):
         log.info("feed %s: no longer article text on %s, kept the teaser", source, entry.url)

@@ -64,8 +64,7 @@ def parse_feed(
         headers["content-type"] = content_type
     if base_url:
         headers["content-location"] = base_url
-    # A stream, never the bytes themselves: feedparser would treat a short byte string that looks
-    # like a path or URL as something to open.
+    # A stream, never the bytes themselves: feedparser first tries to open bytes as a file name.
     parsed = feedparser.parse(io.BytesIO(data), response_headers=headers)
     broken = parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), _HARMLESS_BOZO)
     if not parsed.entries and (broken or not parsed.get("version")):
@@ -81,8 +80,12 @@ def parse_feed(
     if not entries and broken:
         raise FeedParseError(f"{source} is not a readable RSS or Atom feed ({_reason(parsed)})")
     if broken:
-        log.info("%s: feed is malformed, kept the %d entries read before the error: %s",
-                 source, len(entries), _reason(parsed))
+        log.info(
+            "%s: feed is malformed, kept the %d entries read before the error: %s",
+            source,
+            len(entries),
+            _reason(parsed),
+        )
     return entries
 
 
@@ -113,7 +116,9 @@ def extract_article(
         return None
     doc: dict[str, Any] = json.loads(raw)
     title = normalize_line(doc.get("title") or "")
-    paragraphs = [p for p in (normalize_line(line) for line in (doc.get("text") or "").split("\n")) if p]
+    paragraphs = [
+        p for p in (normalize_line(line) for line in (doc.get("text") or "").split("\n")) if p
+    ]
     if paragraphs and title and _same_line(paragraphs[0], title):
         paragraphs = paragraphs[1:]
     text = "\n\n".join(paragraphs)
@@ -151,7 +156,9 @@ def _entry(raw: Any, source: str, base: str | None, teaser_chars: int) -> Entry 
         text=_READ_MORE.sub("", text).strip() if teaser else text,
         published=_entry_date(raw),
         is_teaser=teaser,
-        tags=_clean_tags(tag.get("label") or tag.get("term") or "" for tag in raw.get("tags") or []),
+        tags=_clean_tags(
+            tag.get("label") or tag.get("term") or "" for tag in raw.get("tags") or []
+        ),
     )
 
 

@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from sqlite_utils import Database
 
-from storage.rates import history
+from storage.rates import latest_by_source
 from storage.records import RateObservation
 
 # Sources that publish a constant rather than a daily fixing: never stale.
@@ -65,12 +65,8 @@ def latest_line(
     if not observations:
         return None
     rank = {source: i for i, source in enumerate(preferred)}
-    latest = max(
-        observations, key=lambda o: (o.as_of, -rank.get(o.source, len(rank)), o.source)
-    )
-    same_source = [
-        o for o in observations if o.source == latest.source and o.as_of < latest.as_of
-    ]
+    latest = max(observations, key=lambda o: (o.as_of, -rank.get(o.source, len(rank)), o.source))
+    same_source = [o for o in observations if o.source == latest.source and o.as_of < latest.as_of]
     previous = max(same_source, key=lambda o: o.as_of).value if same_source else None
     return RateLine(
         currency=latest.currency,
@@ -84,14 +80,16 @@ def latest_line(
 
 
 def rate_lines(
-    db: Database, currencies: Sequence[str], base: str, today: date,
+    db: Database,
+    currencies: Sequence[str],
+    base: str,
+    today: date,
     preferred: Sequence[str] = (),
 ) -> list[RateLine]:
     """The block for these currencies, in the order given; currencies with no data are left out."""
     lines = []
-    since = today - timedelta(days=14)
     for currency in currencies:
-        line = latest_line(history(db, currency, base, since=since), today, preferred)
+        line = latest_line(latest_by_source(db, currency, base), today, preferred)
         if line is not None:
             lines.append(line)
     return lines

@@ -63,8 +63,14 @@ def _rate_text(line: RateLine) -> str:
 
 def _article_html(article: Article, limit: int = TELEGRAM_LIMIT) -> str:
     title = esc(article.title)
-    head = f'<b><a href="{esc(article.url)}">{title}</a></b>' if has_link(article) else f"<b>{title}</b>"
-    meta = f"<i>{esc(', '.join(article.sources or [article.source]))} · {_when(article.published)}</i>"
+    head = (
+        f'<b><a href="{esc(article.url)}">{title}</a></b>'
+        if has_link(article)
+        else f"<b>{title}</b>"
+    )
+    meta = (
+        f"<i>{esc(', '.join(article.sources or [article.source]))} · {_when(article.published)}</i>"
+    )
     block = f"{head}\n{meta}"
     if article.summary:
         block += f"\n{esc(article.summary)}"
@@ -82,7 +88,9 @@ def header_html(digest: Digest) -> str:
     parts = [f"<b>{esc(digest.title)}</b>", f"<i>{esc(_window(digest))}</i>"]
     if digest.rates:
         parts.append("")
-        parts.append(f"<b>Rates</b> (value of one unit in {esc(digest.rates[0].base)}, day's change)")
+        parts.append(
+            f"<b>Rates</b> (value of one unit in {esc(digest.rates[0].base)}, day's change)"
+        )
         parts.extend(_rate_html(line) for line in digest.rates)
     if digest.missing_currencies:
         parts.append(f"<i>No rate stored for {esc(', '.join(digest.missing_currencies))}.</i>")
@@ -116,10 +124,13 @@ def _section_text(section: DigestSection, width: int) -> list[str]:
     lines = [section.label.upper(), "=" * len(section.label), ""]
     for article in section.articles:
         lines.append(textwrap.fill(article.title, width))
-        lines.append(f"  {', '.join(article.sources or [article.source])} · {_when(article.published)}")
+        lines.append(
+            f"  {', '.join(article.sources or [article.source])} · {_when(article.published)}"
+        )
         if article.summary:
-            lines.append(textwrap.fill(article.summary, width, initial_indent="  ",
-                                       subsequent_indent="  "))
+            lines.append(
+                textwrap.fill(article.summary, width, initial_indent="  ", subsequent_indent="  ")
+            )
         if has_link(article):
             lines.append(f"  {article.url}")
         lines.append("")

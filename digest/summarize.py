@@ -33,13 +33,19 @@ CAPTION_CHARS = 300  # a longer paragraph that credits "/ AP" somewhere is not a
 CHUNK_CHARS = 1000  # long paragraphs are split this much at a time, only as far as needed
 OVERLAP_LIMIT = 0.6  # Jaccard over lowercased words: headline repeats and near-duplicates
 
+# Words that start most sentences: a capitalised word after "U.S." that is not one of these is
+# more likely the rest of the same sentence ("U.S. Ambassador") than a new one.
 _OPENERS = frozenset(
-    """The A An It Its He She They We I You This That These Those There Here In On At As By
-    For From To Of But And Or So Yet However Meanwhile Moreover Also According After Before
-    Since While When Where If Although Though Despite During Under Over With Without His Her
-    Their Our Some Many Most All Both Each Every No Last Next Earlier Later Now Then Today
-    Yesterday""".split()
-)
+    {
+        "The", "A", "An", "It", "Its", "He", "She", "They", "We", "I", "You", "This", "That",
+        "These", "Those", "There", "Here", "In", "On", "At", "As", "By", "For", "From", "To",
+        "Of", "But", "And", "Or", "So", "Yet", "However", "Meanwhile", "Moreover", "Also",
+        "According", "After", "Before", "Since", "While", "When", "Where", "If", "Although",
+        "Though", "Despite", "During", "Under", "Over", "With", "Without", "His", "Her", "Their",
+        "Our", "Some", "Many", "Most", "All", "Both", "Each", "Every", "No", "Last", "Next",
+        "Earlier", "Later", "Now", "Then", "Today", "Yesterday",
+    }
+)  # fmt: skip
 _INITIAL = re.compile(r"[A-Z]\.")
 _LEADING_PUNCT = "([{\"'“‘«"
 _QUOTES = "\"'“”‘’«»"
@@ -65,7 +71,9 @@ _CAPTION_ANYWHERE = re.compile(
     r"|\bREUTERS\b"
 )
 _NAME = r"[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){1,3}"
-_BYLINE = re.compile(rf"By\s+{_NAME}(?:\s+(?:and|&)\s+{_NAME})?(?:\s*[,|–—-]\s*[\w '’&-]{{0,40}})?\.?")
+_BYLINE = re.compile(
+    rf"By\s+{_NAME}(?:\s+(?:and|&)\s+{_NAME})?(?:\s*[,|–—-]\s*[\w '’&-]{{0,40}})?\.?"
+)
 _DATELINE = re.compile(
     r"""^(?:
         [A-Z][A-Z'’.-]{2,}(?:\s[A-Z][A-Z'’.-]+)*      # ASTANA / NUR-SULTAN / ALMATY. KAZINFORM
@@ -80,12 +88,12 @@ _DATELINE = re.compile(
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of plain text, paragraph by paragraph, with the region's abbreviations kept whole."""
+    """Sentences of plain text, paragraph by paragraph, not cut at the region's abbreviations."""
     return [block[start:end] for block in _blocks(text) for start, end in _sentence_spans(block)]
 
 
 def summarize(title: str, text: str, max_sentences: int = 3) -> str:
-    """Up to `max_sentences` usable lead sentences of the article, verbatim, or "" if none is fit."""
+    """A short lead-based summary in the article's own sentences; "" lets callers fall back."""
     title_words = _words(title)
     title_phrase = _phrase(title) if len(title_words) >= 4 else ""
     chosen: list[str] = []
@@ -126,7 +134,7 @@ def _lead_sentences(title: str, text: str) -> Iterator[str]:
 
 
 def _blocks(text: str) -> Iterator[str]:
-    """Paragraphs with whitespace collapsed; bullet and furniture lines become blocks of their own."""
+    """Paragraphs, whitespace collapsed; bullet and furniture lines are blocks of their own."""
     for paragraph in _PARAGRAPH_BREAK.split(text):
         lines: list[str] = []
         for raw in paragraph.split("\n"):
@@ -145,7 +153,7 @@ def _blocks(text: str) -> Iterator[str]:
 
 
 def _block_sentences(block: str, limit: int) -> Iterator[str]:
-    """Sentences of a block's first `limit` characters, split a chunk at a time as they are asked."""
+    """Sentences of a block's first `limit` characters, split a chunk at a time, on demand."""
     start = 0
     while start < min(len(block), limit):
         end = min(len(block), limit, start + CHUNK_CHARS)
@@ -187,7 +195,7 @@ def _cut_missed_breaks(block: str, start: int, end: int) -> Iterator[tuple[int, 
 
 
 def _continues(previous: str, following: str) -> bool:
-    """Whether a split between two pieces fell after an abbreviation or an initial, not a sentence."""
+    """Whether a split fell after an abbreviation or an initial rather than a sentence's end."""
     last = previous.rsplit(None, 1)[-1].lstrip(_LEADING_PUNCT)
     if last in ABBREVIATIONS:
         return True
@@ -214,7 +222,9 @@ def _is_usable(sentence: str) -> bool:
         return False
     if sentence.rstrip(_QUOTES).endswith(".."):
         return False  # a teaser cut with an ellipsis
-    return MIN_WORDS <= len(sentence.split()) <= MAX_WORDS and not _is_furniture(sentence)
+    if not MIN_WORDS <= len(sentence.split()) <= MAX_WORDS:
+        return False
+    return not (_is_furniture(sentence) or _CAPTION_ANYWHERE.search(sentence))
 
 
 def _repeats_title(sentence: str, words: set[str], title_words: set[str], phrase: str) -> bool:

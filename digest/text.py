@@ -10,8 +10,27 @@ from lxml import html as lxml_html
 from lxml.etree import ParserError
 
 _BLOCK_TAGS = {
-    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-    "section", "article", "header", "footer", "tr", "table", "figure", "pre",
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "tr",
+    "table",
+    "figure",
+    "pre",
 }
 _DROP_TAGS = {"script", "style", "noscript", "iframe", "form", "nav", "aside", "figcaption", "svg"}
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
@@ -33,10 +52,7 @@ def normalize(text: str) -> str:
 
 def normalize_line(text: str) -> str:
     """One line of text (a title): markup removed, entities decoded, whitespace collapsed."""
-    if "<" in text and ">" in text:
-        text = html_to_text(text)
-    else:
-        text = html.unescape(text)
+    text = html_to_text(text) if "<" in text and ">" in text else html.unescape(text)
     return " ".join(normalize(text).split())
 
 
@@ -60,6 +76,9 @@ def _walk(node, parts: list[str]) -> None:
     block = tag.lower() in _BLOCK_TAGS
     if block:
         parts.append("\n\n")
+    if tag.lower() == "li":
+        # Keep the marker: the summarizer must be able to tell a list item from a sentence.
+        parts.append("- ")
     if node.text and tag:
         parts.append(node.text)
     for child in node:

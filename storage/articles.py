@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -118,9 +118,7 @@ def recent_articles(
         if not topics:
             return []
         marks = ", ".join("?" for _ in topics)
-        where.append(
-            f"a.id in (select article_id from article_topics where topic in ({marks}))"
-        )
+        where.append(f"a.id in (select article_id from article_topics where topic in ({marks}))")
         params.extend(topics)
     sql = f"select a.* from articles a where {' and '.join(where)} order by a.published desc, a.id"
     if limit is not None:
@@ -134,9 +132,7 @@ def search_articles(db: Database, query: str, limit: int = 10) -> list[Article]:
     words = re.findall(r"\w+", query)
     if not words:
         return []
-    rows = list(
-        db["articles"].search(" ".join(words), limit=limit, quote=True)
-    )
+    rows = list(db["articles"].search(" ".join(words), limit=limit, quote=True))
     return _with_details(db, rows)
 
 

@@ -53,7 +53,7 @@ def _v1_initial(db: Database) -> None:
     db["articles"].create_index(["content_hash"])
     db["article_sources"].create(
         {"article_id": int, "source": str, "url": str, "seen_at": str},
-        pk=("article_id", "url"),
+        pk=("article_id", "source", "url"),
         foreign_keys=[("article_id", "articles", "id")],
     )
     db["article_sources"].create_index(["url"])

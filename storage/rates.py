@@ -42,7 +42,10 @@ def add_observations(
 
 
 def history(
-    db: Database, currency: str, base: str = "USD", source: str | None = None,
+    db: Database,
+    currency: str,
+    base: str = "USD",
+    source: str | None = None,
     since: date | None = None,
 ) -> list[RateObservation]:
     """Observations of one currency, oldest first; the latest fetch wins within a (source, day)."""
@@ -60,16 +63,43 @@ def history(
         params,
     ).fetchall()
     latest: dict[tuple[str, str], RateObservation] = {}
-    for currency_, base_, value, source_, as_of, fetched_at in rows:
-        latest[(source_, as_of)] = RateObservation(
-            currency=currency_,
-            base=base_,
-            value=Decimal(value),
-            source=source_,
-            as_of=date.fromisoformat(as_of),
-            fetched_at=datetime.fromisoformat(fetched_at) if fetched_at else None,
-        )
+    for row in rows:
+        latest[(row[3], row[4])] = _observation(row)
     return sorted(latest.values(), key=lambda o: (o.as_of, o.source))
+
+
+def latest_by_source(
+    db: Database, currency: str, base: str = "USD", per_source: int = 2
+) -> list[RateObservation]:
+    """Each source's last `per_source` days of one currency (the latest fetch of each day)."""
+    rows = db.execute(
+        """
+        with per_day as (
+            select source, as_of, max(id) as id from rates
+            where currency = ? and base = ? group by source, as_of
+        ), ranked as (
+            select id, row_number() over (partition by source order by as_of desc) as rn
+            from per_day
+        )
+        select r.currency, r.base, r.value, r.source, r.as_of, r.fetched_at
+        from rates r join ranked k on r.id = k.id where k.rn <= ?
+        order by r.as_of, r.source
+        """,
+        [currency, base, per_source],
+    ).fetchall()
+    return [_observation(row) for row in rows]
+
+
+def _observation(row: tuple) -> RateObservation:
+    currency, base, value, source, as_of, fetched_at = row
+    return RateObservation(
+        currency=currency,
+        base=base,
+        value=Decimal(value),
+        source=source,
+        as_of=date.fromisoformat(as_of),
+        fetched_at=datetime.fromisoformat(fetched_at) if fetched_at else None,
+    )
 
 
 def count_rates(db: Database) -> int:

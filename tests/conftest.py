@@ -69,7 +69,7 @@ class LocalServer:
         delay: float = 0.0,
         send_length: bool = True,
     ) -> str:
-        """Answer GET/POST/... on `path` (query string optional) with a fixed reply; returns its URL.
+        """Answer any method on `path` (query string optional) with a fixed reply; return its URL.
 
         Registering the same path again replaces the earlier reply.
         """

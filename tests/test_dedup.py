@@ -51,9 +51,14 @@ def entry(title, url, source, text=BODY, published=NOW - timedelta(hours=2)):
 @pytest.mark.parametrize(
     ("raw", "canonical"),
     [
-        ("https://astanatimes.com/2026/11/rate/?utm_source=telegram&utm_medium=bot",
-         "https://astanatimes.com/2026/11/rate"),
-        ("HTTPS://AstanaTimes.com:443/2026/11/rate/#comments", "https://astanatimes.com/2026/11/rate"),
+        (
+            "https://astanatimes.com/2026/11/rate/?utm_source=telegram&utm_medium=bot",
+            "https://astanatimes.com/2026/11/rate",
+        ),
+        (
+            "HTTPS://AstanaTimes.com:443/2026/11/rate/#comments",
+            "https://astanatimes.com/2026/11/rate",
+        ),
         ("https://kun.uz/en/news/1?fbclid=XYZ&id=7&gclid=1", "https://kun.uz/en/news/1?id=7"),
         ("https://kun.uz/en/news/1?b=2&a=1", "https://kun.uz/en/news/1?a=1&b=2"),
         ("http://24.kg:8080/english/1/", "http://24.kg:8080/english/1"),
@@ -64,11 +69,19 @@ def test_canonical_url_drops_tracking_and_noise(raw, canonical):
 
 
 def test_same_url_with_tracking_from_two_feeds_is_one_article_with_two_sources(db, config):
-    stats = ingest_entries(db, config, [
-        entry("Kazakhstan holds base rate at 16.5%", "https://astanatimes.com/rate?utm_source=rss",
-              "The Astana Times"),
-        entry("Kazakhstan holds base rate at 16.5%", "https://astanatimes.com/rate/", "Kun.uz"),
-    ], now=NOW)
+    stats = ingest_entries(
+        db,
+        config,
+        [
+            entry(
+                "Kazakhstan holds base rate at 16.5%",
+                "https://astanatimes.com/rate?utm_source=rss",
+                "The Astana Times",
+            ),
+            entry("Kazakhstan holds base rate at 16.5%", "https://astanatimes.com/rate/", "Kun.uz"),
+        ],
+        now=NOW,
+    )
     assert (stats.new, stats.duplicates) == (1, 1)
     [article] = store.recent_articles(db, NOW - timedelta(days=1), NOW)
     assert article.url == "https://astanatimes.com/rate"
@@ -76,14 +89,32 @@ def test_same_url_with_tracking_from_two_feeds_is_one_article_with_two_sources(d
 
 
 def test_reworded_copy_under_another_url_is_recognised(db, config):
-    ingest_entries(db, config, [
-        entry("Kazakhstan holds base rate at 16.5%", "https://astanatimes.com/rate", "The Astana Times"),
-    ], now=NOW)
+    ingest_entries(
+        db,
+        config,
+        [
+            entry(
+                "Kazakhstan holds base rate at 16.5%",
+                "https://astanatimes.com/rate",
+                "The Astana Times",
+            ),
+        ],
+        now=NOW,
+    )
     # A later run, a new Ingestor: the index is rebuilt from the stored signatures.
-    stats = ingest_entries(db, config, [
-        entry("Kazakh central bank holds base rate at 16.5 percent",
-              "https://timesca.com/kazakh-rate", "The Times of Central Asia", text=REWORDED),
-    ], now=NOW + timedelta(hours=1))
+    stats = ingest_entries(
+        db,
+        config,
+        [
+            entry(
+                "Kazakh central bank holds base rate at 16.5 percent",
+                "https://timesca.com/kazakh-rate",
+                "The Times of Central Asia",
+                text=REWORDED,
+            ),
+        ],
+        now=NOW + timedelta(hours=1),
+    )
     assert (stats.new, stats.duplicates) == (0, 1)
     [article] = store.recent_articles(db, NOW - timedelta(days=1), NOW + timedelta(hours=1))
     assert article.sources == ["The Astana Times", "The Times of Central Asia"]
@@ -91,38 +122,88 @@ def test_reworded_copy_under_another_url_is_recognised(db, config):
 
 
 def test_different_stories_on_the_same_subject_stay_apart(db, config):
-    stats = ingest_entries(db, config, [
-        entry("Kazakhstan holds base rate at 16.5%", "https://astanatimes.com/rate", "The Astana Times"),
-        entry("Uzbekistan cuts its main rate to 13%", "https://kun.uz/en/rate", "Kun.uz", text=OTHER),
-    ], now=NOW)
+    stats = ingest_entries(
+        db,
+        config,
+        [
+            entry(
+                "Kazakhstan holds base rate at 16.5%",
+                "https://astanatimes.com/rate",
+                "The Astana Times",
+            ),
+            entry(
+                "Uzbekistan cuts its main rate to 13%",
+                "https://kun.uz/en/rate",
+                "Kun.uz",
+                text=OTHER,
+            ),
+        ],
+        now=NOW,
+    )
     assert stats.new == 2
 
 
 def test_copies_far_apart_in_time_are_not_merged(db, config):
-    ingest_entries(db, config, [
-        entry("Kazakhstan holds base rate at 16.5%", "https://astanatimes.com/rate", "The Astana Times",
-              published=NOW - timedelta(days=30)),
-    ], now=NOW)
-    stats = ingest_entries(db, config, [
-        entry("Kazakh central bank holds base rate at 16.5 percent", "https://timesca.com/r",
-              "The Times of Central Asia", text=REWORDED),
-    ], now=NOW)
+    ingest_entries(
+        db,
+        config,
+        [
+            entry(
+                "Kazakhstan holds base rate at 16.5%",
+                "https://astanatimes.com/rate",
+                "The Astana Times",
+                published=NOW - timedelta(days=30),
+            ),
+        ],
+        now=NOW,
+    )
+    stats = ingest_entries(
+        db,
+        config,
+        [
+            entry(
+                "Kazakh central bank holds base rate at 16.5 percent",
+                "https://timesca.com/r",
+                "The Times of Central Asia",
+                text=REWORDED,
+            ),
+        ],
+        now=NOW,
+    )
     assert stats.new == 1
 
 
 def test_identical_text_from_a_linkless_source_is_a_duplicate(db, config):
-    ingest_entries(db, config, [
-        entry("Kazakhstan holds base rate at 16.5%", "https://astanatimes.com/rate", "The Astana Times"),
-    ], now=NOW)
-    stats = ingest_entries(db, config, [
-        entry("Kazakhstan holds base rate at 16.5%", None, "Newsletter"),
-    ], now=NOW)
+    ingest_entries(
+        db,
+        config,
+        [
+            entry(
+                "Kazakhstan holds base rate at 16.5%",
+                "https://astanatimes.com/rate",
+                "The Astana Times",
+            ),
+        ],
+        now=NOW,
+    )
+    stats = ingest_entries(
+        db,
+        config,
+        [
+            entry("Kazakhstan holds base rate at 16.5%", None, "Newsletter"),
+        ],
+        now=NOW,
+    )
     assert (stats.new, stats.duplicates) == (0, 1)
 
 
 def test_ingesting_the_same_batch_twice_stores_nothing_new(db, config):
     batch = [
-        entry("Kazakhstan holds base rate at 16.5%", "https://astanatimes.com/rate", "The Astana Times"),
+        entry(
+            "Kazakhstan holds base rate at 16.5%",
+            "https://astanatimes.com/rate",
+            "The Astana Times",
+        ),
         entry("Uzbekistan cuts its main rate to 13%", None, "Kun.uz", text=OTHER),
     ]
     ingestor = Ingestor(db, config, now=NOW)
@@ -133,9 +214,18 @@ def test_ingesting_the_same_batch_twice_stores_nothing_new(db, config):
 
 
 def test_stored_article_has_summary_and_topics(db, config):
-    ingest_entries(db, config, [
-        entry("Kazakhstan holds base rate at 16.5%", "https://astanatimes.com/rate", "The Astana Times"),
-    ], now=NOW)
+    ingest_entries(
+        db,
+        config,
+        [
+            entry(
+                "Kazakhstan holds base rate at 16.5%",
+                "https://astanatimes.com/rate",
+                "The Astana Times",
+            ),
+        ],
+        now=NOW,
+    )
     [article] = store.recent_articles(db, NOW - timedelta(days=1), NOW)
     assert article.summary.startswith("Kazakhstan's central bank kept its base rate")
     assert "kazakhstan" in article.topics
@@ -143,8 +233,18 @@ def test_stored_article_has_summary_and_topics(db, config):
 
 
 def test_entry_without_a_title_is_skipped_and_the_rest_stored(db, config):
-    stats = ingest_entries(db, config, [
-        entry("   ", "https://x.example/1", "X"),
-        entry("Uzbekistan cuts its main rate to 13%", "https://kun.uz/en/rate", "Kun.uz", text=OTHER),
-    ], now=NOW)
+    stats = ingest_entries(
+        db,
+        config,
+        [
+            entry("   ", "https://x.example/1", "X"),
+            entry(
+                "Uzbekistan cuts its main rate to 13%",
+                "https://kun.uz/en/rate",
+                "Kun.uz",
+                text=OTHER,
+            ),
+        ],
+        now=NOW,
+    )
     assert (stats.new, stats.skipped) == (1, 1)

@@ -41,7 +41,7 @@ def add(db, n, topics, hours_ago=1, title=None, summary=None, sources=("Kun.uz",
     )
     article_id = store.insert_article(db, article, NOW)
     for extra in sources[1:]:
-        store.add_source(db, article_id, extra, f"https://other.example/{n}", NOW)
+        store.add_source(db, article_id, extra, f"https://{extra.lower()}.example/{n}", NOW)
     return article_id
 
 
@@ -94,13 +94,17 @@ def test_unknown_topic_is_refused(db, config):
 
 
 def test_rates_block_shows_value_and_change_within_one_source(db, config):
-    add_observations(db, [
-        RateObservation("KZT", "USD", Decimal("0.002000"), "nbk", date(2026, 11, 24)),
-        RateObservation("KZT", "USD", Decimal("0.001990"), "nbk", date(2026, 11, 25)),
-        # The cross rate through Moscow is another source: never compared with the bank's.
-        RateObservation("KZT", "USD", Decimal("0.001950"), "cbr", date(2026, 11, 24)),
-        RateObservation("UZS", "USD", Decimal("0.0000820"), "cbu", date(2026, 11, 25)),
-    ], NOW)
+    add_observations(
+        db,
+        [
+            RateObservation("KZT", "USD", Decimal("0.002000"), "nbk", date(2026, 11, 24)),
+            RateObservation("KZT", "USD", Decimal("0.001990"), "nbk", date(2026, 11, 25)),
+            # The cross rate through Moscow is another source: never compared with the bank's.
+            RateObservation("KZT", "USD", Decimal("0.001950"), "cbr", date(2026, 11, 24)),
+            RateObservation("UZS", "USD", Decimal("0.0000820"), "cbu", date(2026, 11, 25)),
+        ],
+        NOW,
+    )
     digest = build(db, config, currencies=["KZT", "UZS", "KGS"])
     kzt, uzs = digest.rates
     assert (kzt.currency, kzt.source, kzt.previous) == ("KZT", "nbk", Decimal("0.002000"))
@@ -115,7 +119,9 @@ def test_rates_block_shows_value_and_change_within_one_source(db, config):
 
 
 def test_an_old_rate_is_shown_with_its_date(db, config):
-    add_observations(db, [RateObservation("TJS", "USD", Decimal("0.0916"), "nbt", date(2026, 11, 18))], NOW)
+    add_observations(
+        db, [RateObservation("TJS", "USD", Decimal("0.0916"), "nbt", date(2026, 11, 18))], NOW
+    )
     digest = build(db, config, currencies=["TJS"])
     assert digest.rates[0].stale
     assert "(as of 18 Nov 2026)" in render_text(digest)
@@ -123,8 +129,13 @@ def test_an_old_rate_is_shown_with_its_date(db, config):
 
 
 def test_html_escapes_markup_in_titles_and_summaries(db, config):
-    add(db, 1, {"energy": 1.0}, title="Gas deal <script>alert(1)</script> & more",
-        summary='Officials said "<b>" tags & ampersands must stay text.')
+    add(
+        db,
+        1,
+        {"energy": 1.0},
+        title="Gas deal <script>alert(1)</script> & more",
+        summary='Officials said "<b>" tags & ampersands must stay text.',
+    )
     [message] = render_html(build(db, config, topics=["energy"]))
     assert "&lt;script&gt;" in message and "&amp; more" in message
     text, entities = parse_html(message)  # what Telegram's parser would accept
@@ -147,14 +158,23 @@ def test_long_digest_is_split_between_articles_within_telegram_limit(db, config)
         text, _ = parse_html(message)
         seen.extend(line for line in text.splitlines() if line.startswith("Headline"))
     # Every article is whole in exactly one message, and none is lost or repeated.
-    assert sorted(seen) == sorted(f"Headline {n:02d} about {['energy', 'economy', 'politics', 'transport'][n % 4]}" for n in range(1, 41))
+    assert sorted(seen) == sorted(
+        f"Headline {n:02d} about {['energy', 'economy', 'politics', 'transport'][n % 4]}"
+        for n in range(1, 41)
+    )
     assert any("(continued)" in m for m in messages[1:])
 
 
 def test_article_without_a_web_address_is_shown_without_a_link(db, config):
-    article = Article(url="urn:newsdigest:abc", title="Imported note", source="notes",
-                      published=NOW - timedelta(hours=1), text="x", summary="A note.",
-                      topics={"energy": 1.0})
+    article = Article(
+        url="urn:newsdigest:abc",
+        title="Imported note",
+        source="notes",
+        published=NOW - timedelta(hours=1),
+        text="x",
+        summary="A note.",
+        topics={"energy": 1.0},
+    )
     store.insert_article(db, article, NOW)
     [message] = render_html(build(db, config, topics=["energy"]))
     assert "urn:newsdigest" not in message
@@ -169,7 +189,11 @@ def test_empty_digest_says_so(db, config):
 
 def test_json_has_rates_sections_and_articles(db, config):
     add(db, 1, {"energy": 1.0}, sources=("Kun.uz", "Daryo"))
-    add_observations(db, [RateObservation("TMT", "USD", Decimal("0.285714285714"), "cbtm-fixed", date(2026, 11, 1))], NOW)
+    add_observations(
+        db,
+        [RateObservation("TMT", "USD", Decimal("0.285714285714"), "cbtm-fixed", date(2026, 11, 1))],
+        NOW,
+    )
     data = json.loads(render_json(build(db, config, topics=["energy"], currencies=["TMT"])))
     assert data["rates"][0]["currency"] == "TMT"
     assert data["rates"][0]["inverse"] == "3.50"

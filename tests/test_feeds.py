@@ -53,7 +53,9 @@ async def test_one_bad_feed_never_stops_the_others(http_server):
     assert sorted(r.feed.name for r in finished) == sorted(f.name for f in feeds)
     got = by_name(results)
     assert got["good"].status == "ok"
-    assert [e.title for e in got["good"].entries][0] == "Tashkent opens its third metro ring segment"
+    assert [e.title for e in got["good"].entries][
+        0
+    ] == "Tashkent opens its third metro ring segment"
     assert got["cyrillic"].entries[0].title.startswith("В Бишкеке открылся")
     assert len(got["cut"].entries) == 2
     expected_errors = {
@@ -143,7 +145,9 @@ async def test_redirects_are_followed_and_links_resolve_against_the_final_addres
     http_server.route("/feeds/relative.xml", fixture("relative_links.xml"), headers=RSS)
     http_server.route("/moved/1", status=302, headers={"Location": "/moved/2"})
     start = http_server.route("/old.xml", status=301, headers={"Location": "/moved/1"})
-    http_server.route("/moved/2", status=307, headers={"Location": http_server.url("/feeds/relative.xml")})
+    http_server.route(
+        "/moved/2", status=307, headers={"Location": http_server.url("/feeds/relative.xml")}
+    )
 
     (result,) = await fetch_feeds([FeedConfig("Astana", start)], {}, FAST, now=NOW)
 
@@ -226,7 +230,9 @@ async def test_fetch_bytes_caps_a_body_sent_without_content_length(http_server):
 
 
 async def test_fetch_bytes_returns_status_headers_body_and_final_url(http_server):
-    final = http_server.route("/rates.json", b'{"KZT": 1}', headers={"Content-Type": "application/json"})
+    final = http_server.route(
+        "/rates.json", b'{"KZT": 1}', headers={"Content-Type": "application/json"}
+    )
     start = http_server.route("/r", status=308, headers={"Location": "/rates.json"})
 
     async with httpx.AsyncClient() as client:

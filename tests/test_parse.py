@@ -83,13 +83,15 @@ def test_markup_and_entities_are_stripped_from_titles():
     assert titles == [
         "Breaking: Samarkand & Bukhara add direct flights",
         "Almaty & Astana sign transport deal",
-        "Tenge & som hold steady \u2014 \"a calm week\"",
+        'Tenge & som hold steady \u2014 "a calm week"',
     ]
 
 
 def test_relative_links_resolve_against_the_feed_address():
     entries = parse_feed(
-        feed_bytes("relative_links.xml"), "Astana", base_url="https://astana-day.example/rss/all.xml"
+        feed_bytes("relative_links.xml"),
+        "Astana",
+        base_url="https://astana-day.example/rss/all.xml",
     )
 
     assert [e.url for e in entries] == [

@@ -78,10 +78,14 @@ def test_full_text_search_finds_words_of_title_and_body(db):
     store.insert_article(db, make_article(1), NOW)
     store.insert_article(
         db,
-        make_article(2, title="Tashkent metro extends a line", text="New stations open in Yunusabad."),
+        make_article(
+            2, title="Tashkent metro extends a line", text="New stations open in Yunusabad."
+        ),
         NOW,
     )
-    assert [a.title for a in store.search_articles(db, "Yunusabad")] == ["Tashkent metro extends a line"]
+    assert [a.title for a in store.search_articles(db, "Yunusabad")] == [
+        "Tashkent metro extends a line"
+    ]
     assert len(store.search_articles(db, "astana")) == 1
     # FTS syntax in user input is taken as plain words, never as an error.
     assert [a.title for a in store.search_articles(db, 'metro" (')] == [
@@ -146,8 +150,15 @@ def test_process_killed_mid_write_leaves_no_half_written_article(tmp_path):
 
 def test_feed_state_round_trips(db):
     state = FeedState(
-        url="https://timesca.com/feed/", name="TCA", etag='"abc"', last_modified="Tue, 24 Nov 2026",
-        last_status="error", last_error="HTTP 503", failures=2, next_try=NOW, last_fetched=NOW,
+        url="https://timesca.com/feed/",
+        name="TCA",
+        etag='"abc"',
+        last_modified="Tue, 24 Nov 2026",
+        last_status="error",
+        last_error="HTTP 503",
+        failures=2,
+        next_try=NOW,
+        last_fetched=NOW,
     )
     save_feed_state(db, state)
     assert feed_states(db)["https://timesca.com/feed/"] == state
