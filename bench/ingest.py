@@ -117,7 +117,7 @@ def generate(count: int, now: datetime, seed: int = 7) -> list[Entry]:
             )
             continue
         paragraphs = [
-            " ".join(sentence(rng) for _ in range(rng.randint(2, 4)))
+            " ".join(sentence(rng) for _ in range(rng.randint(3, 6)))
             for _ in range(rng.randint(5, 7))
         ]
         title = f"{rng.choice(PLACES)}: {rng.choice(ACTORS)} {rng.choice(ACTIONS)} {rng.choice(OBJECTS)} ({i})"
@@ -161,7 +161,8 @@ def main() -> None:
         size = (Path(tmp) / "bench.db").stat().st_size + (Path(tmp) / "bench.db-wal").stat().st_size
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"articles in:        {len(entries)} (about {words:.0f} words each)")
-    print(f"stored / merged:    {new} new, {duplicates} duplicates recognised")
+    planted = sum(e.source == "Mirror" for e in entries)
+    print(f"stored / merged:    {new} new, {duplicates} duplicates recognised ({planted} planted)")
     print(f"with a summary:     {summaries}")
     print(f"time:               {elapsed:.2f} s")
     print(f"throughput:         {len(entries) / elapsed:.0f} articles/s (target >= 200)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -215,7 +216,7 @@ def fetch(ctx: Context) -> None:
     if not config.feeds:
         raise click.ClickException("no feeds are configured: add [[feeds]] to the config file")
     with click.progressbar(
-        length=len(config.feeds), label="Fetching feeds", file=click.get_text_stream("stderr")
+        length=len(config.feeds), label="Fetching feeds", file=sys.stderr
     ) as bar:
         reports = asyncio.run(fetch_and_store(db, config, on_report=lambda _: bar.update(1)))
     width = max(len(r.name) for r in reports)
