@@ -302,6 +302,126 @@ def topics(ctx: Context) -> None:
         click.echo(f"{topic.key:<14} {topic.label:<30} {topic.kind}")
 
 
+@cli.command()
+@click.option(
+    "--fetch", "do_fetch", is_flag=True, help="Fetch today's rates from the sources first."
+)
+@click.option(
+    "--currencies", metavar="CODES", help="Comma-separated codes (default: the config's)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "html"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--chart", metavar="CODE", help="Draw this currency's history as a PNG instead.")
+@click.option(
+    "--days",
+    type=click.IntRange(2, 3660),
+    default=30,
+    show_default=True,
+    help="How many days the chart covers.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the chart (default: CODE.png).",
+)
+@click.option(
+    "--no-sample", is_flag=True, help="Do not load the bundled sample into an empty database."
+)
+@pass_ctx
+def rates(
+    ctx: Context,
+    do_fetch: bool,
+    currencies: str | None,
+    fmt: str,
+    chart: str | None,
+    days: int,
+    out: Path | None,
+    no_sample: bool,
+) -> None:
+    """Print the rates block the digest uses; --fetch updates it, --chart draws one currency."""
+    import asyncio
+
+    from digest.rates import rate_lines
+    from digest.render import render_rates_html, render_rates_json, render_rates_text
+
+    config = ctx.config
+    db = ctx.db()
+    codes = (
+        [c.strip().upper() for c in currencies.split(",") if c.strip()]
+        if currencies
+        else list(config.rates.currencies)
+    )
+    if do_fetch:
+        from digest.rates_fetch import fetch_rates, store_rates
+
+        report = asyncio.run(fetch_rates(config))
+        store_rates(db, report)
+        for outcome in report.outcomes:
+            if outcome.currency not in codes:
+                continue
+            for _, reason in outcome.failures:
+                click.echo(f"   {outcome.currency}: {reason}", err=True)
+            if outcome.observation:
+                click.echo(
+                    f"ok {outcome.currency}: {outcome.observation.source} "
+                    f"({outcome.observation.as_of})",
+                    err=True,
+                )
+            else:
+                click.echo(f"!! {outcome.currency}: no source answered", err=True)
+        click.echo(f"{report.stored} new observations stored.", err=True)
+    elif not no_sample and db["rates"].count == 0:
+        _ensure_sample(ctx, db, True)
+    if chart:
+        _write_chart(
+            db, chart.upper(), config.rates.base, days, out or Path(f"{chart.upper()}.png")
+        )
+        return
+    today = datetime.now(UTC).date()
+    lines = rate_lines(db, codes, config.rates.base, today, chains=config.rates.chains)
+    missing = [c for c in codes if c not in {line.currency for line in lines}]
+    if fmt == "json":
+        click.echo(render_rates_json(lines))
+    elif fmt == "html":
+        click.echo(render_rates_html(lines))
+    else:
+        click.echo(render_rates_text(lines), nl=False)
+    if missing:
+        click.echo(
+            f"No rate stored for {', '.join(missing)}: run `newsdigest rates --fetch`.", err=True
+        )
+
+
+def _write_chart(db: Database, code: str, base: str, days: int, out: Path) -> None:
+    from datetime import timedelta
+
+    from digest.chart import ChartError, chart_series, render_chart
+    from digest.providers.registry import source_title
+    from storage.rates import history
+
+    today = datetime.now(UTC).date()
+    observations = history(db, code, base, since=today - timedelta(days=days))
+    try:
+        source = chart_series(observations)[0]  # one source's line: never mixed
+        png = render_chart(
+            [o for o in observations if o.source == source],
+            currency=code,
+            base=base,
+            source_title=source_title(source),
+            days=days,
+            now=today,
+        )
+    except ChartError as exc:
+        raise click.ClickException(str(exc)) from None
+    out.write_bytes(png)
+    click.echo(f"Wrote {out} ({len(png) // 1024} KB): {code} per {base}, last {days} days.")
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the console script."""
     return cli.main(args=argv, prog_name="newsdigest")

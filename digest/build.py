@@ -92,7 +92,7 @@ def build_digest(
             topic = config.topic(key)
             sections.append(DigestSection(key, topic.label_for(language), chosen))
 
-    lines = rate_lines(db, currencies, config.rates.base, until.date())
+    lines = rate_lines(db, currencies, config.rates.base, until.date(), config.rates.chains)
     shown = {line.currency for line in lines}
     return Digest(
         title=config.digest.title,

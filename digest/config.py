@@ -59,8 +59,16 @@ class DigestConfig:
 
 @dataclass(frozen=True)
 class RatesConfig:
+    """Which currencies, and for each the chain of sources tried in order."""
+
     base: str = "USD"
     currencies: tuple[str, ...] = ("KZT", "KGS", "UZS", "TJS", "TMT")
+    sources: Mapping[str, str] = field(default_factory=dict)  # provider name -> base URL
+    chains: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # currency -> providers
+    default_chain: tuple[str, ...] = ("frankfurter",)
+
+    def chain(self, currency: str) -> tuple[str, ...]:
+        return self.chains.get(currency, self.default_chain)
 
 
 @dataclass(frozen=True)
@@ -155,8 +163,7 @@ def _build(data: dict[str, Any]) -> Config:
             raise ConfigError(f"config key 'topics': the key '{key}' is used twice")
     fetch = _section(data, "fetch", FetchConfig)
     digest = _section(data, "digest", DigestConfig)
-    rates = _section(data, "rates", RatesConfig)
-    rates = _replace(rates, currencies=tuple(c.upper() for c in rates.currencies))
+    rates = _rates(data.get("rates", {}))
     bot = _section(data, "bot", BotConfig)
     if not all(isinstance(a, int) and not isinstance(a, bool) for a in bot.admins):
         raise ConfigError("config key 'bot.admins' must be a list of numeric Telegram chat ids")
@@ -223,6 +230,51 @@ def _topic(index: int, item: Any) -> TopicConfig:
         kind=kind,
         keywords=tuple(keywords),
         labels=dict(labels),
+    )
+
+
+def _rates(table: Any) -> RatesConfig:
+    """The [rates] table: plain keys, plus the [rates.sources] and [rates.chains] tables."""
+    from digest.providers.registry import PROVIDERS
+
+    if not isinstance(table, dict):
+        raise ConfigError("config key 'rates' must be a table ([rates])")
+    plain = {k: v for k, v in table.items() if k not in ("sources", "chains")}
+    rates = _section({"rates": plain}, "rates", RatesConfig)
+    currencies = tuple(str(c).upper() for c in rates.currencies)
+    sources = table.get("sources", {})
+    if not isinstance(sources, dict):
+        raise ConfigError("config key 'rates.sources' must be a table of provider = base URL")
+    for name, url in sources.items():
+        if name not in PROVIDERS:
+            raise ConfigError(
+                f"config key 'rates.sources.{name}' names no known provider "
+                f"(known: {', '.join(sorted(PROVIDERS))})"
+            )
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ConfigError(f"config key 'rates.sources.{name}' must be an http(s) URL")
+    chains_raw = table.get("chains", {})
+    if not isinstance(chains_raw, dict):
+        raise ConfigError("config key 'rates.chains' must be a table of currency = [providers]")
+    chains: dict[str, tuple[str, ...]] = {}
+    for currency, chain in {**chains_raw, "": list(rates.default_chain)}.items():
+        where = f"rates.chains.{currency}" if currency else "rates.default_chain"
+        if not isinstance(chain, list) or not chain:
+            raise ConfigError(f"config key '{where}' must be a non-empty list of providers")
+        for name in chain:
+            if name not in PROVIDERS:
+                raise ConfigError(
+                    f"config key '{where}': '{name}' is not a known provider "
+                    f"(known: {', '.join(sorted(PROVIDERS))})"
+                )
+            if PROVIDERS[name].needs_http and name not in sources:
+                raise ConfigError(
+                    f"config key '{where}': provider '{name}' has no base URL in [rates.sources]"
+                )
+        if currency:
+            chains[currency.upper()] = tuple(chain)
+    return _replace(
+        rates, base=rates.base.upper(), currencies=currencies, sources=dict(sources), chains=chains
     )
 
 

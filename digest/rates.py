@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from sqlite_utils import Database
 
+from digest.providers.registry import PROVIDERS
 from storage.rates import latest_by_source
 from storage.records import RateObservation
-
-# Sources that publish a constant rather than a daily fixing: never stale.
-FIXED_SOURCES = frozenset({"cbtm-fixed"})
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,8 @@ def business_days_between(earlier: date, later: date) -> int:
 
 def is_stale(observation: RateObservation, today: date) -> bool:
     """Older than the previous business day for a daily source; a fixed rate never is."""
-    if observation.source in FIXED_SOURCES:
+    provider = PROVIDERS.get(observation.source)
+    if provider is not None and not provider.needs_http:  # a fixed official rate does not age
         return False
     return business_days_between(observation.as_of, today) > 1
 
@@ -84,11 +83,15 @@ def rate_lines(
     currencies: Sequence[str],
     base: str,
     today: date,
-    preferred: Sequence[str] = (),
+    chains: Mapping[str, Sequence[str]] | None = None,
 ) -> list[RateLine]:
-    """The block for these currencies, in the order given; currencies with no data are left out."""
+    """The block for these currencies, in the order given; currencies with no data are left out.
+
+    The newest fixing wins; on the same day the source earlier in the currency's chain does.
+    """
     lines = []
     for currency in currencies:
+        preferred = (chains or {}).get(currency, ())
         line = latest_line(latest_by_source(db, currency, base), today, preferred)
         if line is not None:
             lines.append(line)

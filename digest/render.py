@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from digest.build import Digest, DigestSection
+from digest.providers.registry import PROVIDERS, source_title
 from digest.rates import RateLine, format_change, format_inverse, format_value
 from storage.records import Article
 
@@ -39,11 +40,20 @@ def _window(digest: Digest) -> str:
     return f"{digest.since:%d %b %H:%M} – {digest.until:%d %b %Y %H:%M} UTC"
 
 
+def source_label(source: str) -> str:
+    """A short name for a rate's source: NBK, CBR, or "fixed" for an official fixed rate."""
+    provider = PROVIDERS.get(source)
+    if provider is not None and not provider.needs_http:
+        return "fixed"
+    return source.upper()
+
+
 def _rate_html(line: RateLine) -> str:
     pair = f"{line.currency}/{line.base}"
     text = (
         f"<code>{esc(pair)} {format_value(line.value)} {format_change(line.change_pct)}</code>"
         f"  1 {esc(line.base)} = {format_inverse(line.value)} {esc(line.currency)}"
+        f" <i>{esc(source_label(line.source))}</i>"
     )
     if line.stale:
         text += f" <i>(as of {line.as_of:%d %b})</i>"
@@ -54,11 +64,34 @@ def _rate_text(line: RateLine) -> str:
     pair = f"{line.currency}/{line.base}"
     text = (
         f"{pair:<8} {format_value(line.value):>10} {format_change(line.change_pct):>8}"
-        f"   1 {line.base} = {format_inverse(line.value)} {line.currency}   [{line.source}]"
+        f"   1 {line.base} = {format_inverse(line.value)} {line.currency}"
+        f"   {source_title(line.source)}"
     )
     if line.stale:
         text += f"  (as of {line.as_of:%d %b %Y})"
     return text
+
+
+def _rates_heading(lines: list[RateLine]) -> str:
+    return f"Rates (value of one unit in {lines[0].base}, change on the previous fixing)"
+
+
+def render_rates_text(lines: list[RateLine]) -> str:
+    """The rates block for a terminal."""
+    if not lines:
+        return "No rates stored.\n"
+    return "\n".join([_rates_heading(lines), *(_rate_text(line) for line in lines)]) + "\n"
+
+
+def render_rates_html(lines: list[RateLine]) -> str:
+    """The rates block as one Telegram HTML message."""
+    if not lines:
+        return "No rates stored yet."
+    return "\n".join([f"<b>{esc(_rates_heading(lines))}</b>", *(_rate_html(x) for x in lines)])
+
+
+def render_rates_json(lines: list[RateLine]) -> str:
+    return json.dumps([rate_dict(line) for line in lines], ensure_ascii=False, indent=2)
 
 
 def _article_html(article: Article, limit: int = TELEGRAM_LIMIT) -> str:
@@ -88,10 +121,7 @@ def header_html(digest: Digest) -> str:
     parts = [f"<b>{esc(digest.title)}</b>", f"<i>{esc(_window(digest))}</i>"]
     if digest.rates:
         parts.append("")
-        parts.append(
-            f"<b>Rates</b> (value of one unit in {esc(digest.rates[0].base)}, day's change)"
-        )
-        parts.extend(_rate_html(line) for line in digest.rates)
+        parts.append(render_rates_html(digest.rates))
     if digest.missing_currencies:
         parts.append(f"<i>No rate stored for {esc(', '.join(digest.missing_currencies))}.</i>")
     if not digest.sections:
@@ -141,9 +171,7 @@ def render_text(digest: Digest, width: int = 88) -> str:
     """The digest for a terminal."""
     lines = [digest.title, _window(digest), ""]
     if digest.rates:
-        lines.append(f"Rates (value of one unit in {digest.rates[0].base}, day's change)")
-        lines.extend(_rate_text(line) for line in digest.rates)
-        lines.append("")
+        lines.append(render_rates_text(digest.rates))
     if digest.missing_currencies:
         lines.append(f"No rate stored for {', '.join(digest.missing_currencies)}.")
         lines.append("")
@@ -177,6 +205,7 @@ def rate_dict(line: RateLine) -> dict[str, Any]:
         "inverse": format_inverse(line.value),
         "change_pct": None if change is None else str(round(change, 4)),
         "source": line.source,
+        "source_title": source_title(line.source),
         "as_of": line.as_of.isoformat(),
         "stale": line.stale,
     }

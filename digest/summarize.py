@@ -128,7 +128,7 @@ def _lead_sentences(title: str, text: str) -> Iterator[str]:
         remaining, budget = budget, budget - len(block)
         if _is_furniture(block):
             continue
-        if index == 0 and title_prefix and block.lower().startswith(title_prefix + " "):
+        if index == 0 and title_prefix and _glued_headline(block, title_prefix):
             block = block[len(title_prefix) :].lstrip(" .:|–—-")
         yield from _block_sentences(_DATELINE.sub("", block, count=1), remaining)
 
@@ -227,13 +227,29 @@ def _is_usable(sentence: str) -> bool:
     return not (_is_furniture(sentence) or _CAPTION_ANYWHERE.search(sentence))
 
 
+def _glued_headline(block: str, title_prefix: str) -> bool:
+    """The paragraph opens with the headline as a line of its own, not as its first words."""
+    if not block.lower().startswith(title_prefix):
+        return False
+    rest = block[len(title_prefix) :]
+    stripped = rest.lstrip(" ")
+    return bool(stripped) and (
+        stripped[0] in ".:|–—-" or (rest[:1] == " " and stripped[0].isupper())
+    )
+
+
 def _repeats_title(sentence: str, words: set[str], title_words: set[str], phrase: str) -> bool:
-    """Whether the sentence is the headline again, word for word or nearly."""
+    """Whether the sentence is the headline again, word for word or nearly.
+
+    A lead that merely opens with the headline's words and goes on to say more is kept: it is
+    usually the best sentence of the article.
+    """
     if not title_words:
         return False
     if _jaccard(words, title_words) >= OVERLAP_LIMIT:
         return True
-    return bool(phrase) and phrase in _phrase(sentence)
+    short = len(words) <= len(title_words) + 3
+    return short and bool(phrase) and phrase in _phrase(sentence)
 
 
 def _words(text: str) -> set[str]:

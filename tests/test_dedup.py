@@ -143,6 +143,51 @@ def test_different_stories_on_the_same_subject_stay_apart(db, config):
     assert stats.new == 2
 
 
+def test_template_bulletins_with_other_figures_stay_apart(db, config):
+    def bulletin(day, usd, eur):
+        return (
+            f"The official exchange rate of the tenge for {day} November was set at {usd} per US "
+            f"dollar and {eur} per euro, the National Bank of Kazakhstan said on its website. "
+            "The rates apply to customs payments and accounting."
+        )
+
+    stats = ingest_entries(
+        db,
+        config,
+        [
+            entry(
+                "Official tenge exchange rate for 24 November",
+                "https://wire.example/rate-24",
+                "Wire",
+                text=bulletin(24, "509.12", "587.40"),
+            ),
+            entry(
+                "Official tenge exchange rate for 25 November",
+                "https://wire.example/rate-25",
+                "Wire",
+                text=bulletin(25, "508.77", "586.95"),
+                published=NOW - timedelta(hours=1),
+            ),
+        ],
+        now=NOW,
+    )
+    assert stats.new == 2
+
+
+def test_sample_duplicate_pair_is_merged(db, config):
+    from digest.demo_data import sample_entries
+
+    entries = sample_entries(NOW)
+    stats = ingest_entries(db, config, entries, now=NOW)
+    assert (stats.new, stats.duplicates) == (len(entries) - 1, 1)
+    [railway] = [
+        a
+        for a in store.search_articles(db, "railway tunnel Kyrgyz", limit=20)
+        if len(a.sources) > 1
+    ]
+    assert railway.sources == ["24.kg", "Daryo"]
+
+
 def test_copies_far_apart_in_time_are_not_merged(db, config):
     ingest_entries(
         db,

@@ -76,15 +76,34 @@ def test_headline_glued_to_the_first_paragraph_is_cut_off():
     assert summarize(RAIL_TITLE, text) == " ".join(RAIL_SENTENCES[:3])
 
 
-def test_sentence_containing_the_whole_headline_is_skipped():
-    title = "Tajikistan opens Rogun turbine"
+def test_headline_repeated_as_a_sentence_of_its_own_is_skipped():
+    title = "Tajikistan opens third Rogun turbine"
     text = (
-        "Tajikistan opens Rogun turbine number three, officials said on Monday in Dushanbe. "
+        "Tajikistan opens third Rogun turbine. "
         "The hydropower plant on the Vakhsh river is meant to end winter power cuts."
     )
     assert summarize(title, text) == (
         "The hydropower plant on the Vakhsh river is meant to end winter power cuts."
     )
+
+
+def test_lead_that_opens_with_the_headline_and_says_more_is_kept():
+    title = "Uzbekistan bans coal imports"
+    text = (
+        "Uzbekistan bans coal imports from Kazakhstan for three months starting December, the "
+        "energy ministry said on Tuesday. The move aims to support local mines. Traders said "
+        "prices may rise."
+    )
+    assert summarize(title, text).startswith("Uzbekistan bans coal imports from Kazakhstan")
+
+
+def test_lead_containing_the_headline_mid_sentence_is_kept():
+    title = "Kazakhstan raises base rate to 17%"
+    text = (
+        "The National Bank announced on Friday that Kazakhstan raises base rate to 17% from "
+        "Monday, citing faster inflation. Economists had expected a smaller move."
+    )
+    assert summarize(title, text).startswith("The National Bank announced on Friday")
 
 
 def test_lead_that_shares_a_few_words_with_the_headline_is_kept():

@@ -1,0 +1,1 @@
+"""Exchange-rate providers: one small module per source, each turning a payload into observations."""
