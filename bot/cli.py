@@ -407,7 +407,7 @@ def _write_chart(db: Database, code: str, base: str, days: int, out: Path) -> No
     today = datetime.now(UTC).date()
     observations = history(db, code, base, since=today - timedelta(days=days))
     try:
-        source = chart_series(observations)[0]  # one source's line: never mixed
+        source = chart_series(observations, currency=code)[0]  # one source's line: never mixed
         png = render_chart(
             [o for o in observations if o.source == source],
             currency=code,

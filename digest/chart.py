@@ -35,10 +35,10 @@ def _too_few(currency: str, count: int, where: str) -> ChartError:
 
 
 def chart_series(
-    observations: Sequence[RateObservation], source: str | None = None
+    observations: Sequence[RateObservation], source: str | None = None, currency: str | None = None
 ) -> tuple[str, list[date], list[Decimal]]:
     """One source's daily series as local units per 1 base, sorted by date (never mixes sources)."""
-    currency = observations[0].currency if observations else "any"
+    currency = currency or (observations[0].currency if observations else "such")
     return _series(observations, source, currency, "are stored")
 
 
