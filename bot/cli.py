@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +54,11 @@ pass_ctx = click.make_pass_decorator(Context)
 
 
 def _topics_option(value: str | None, config: Config) -> list[str] | None:
-    if not value:
+    if value is None:
         return None
-    keys = [k.strip().lower() for k in value.split(",") if k.strip()]
+    keys = list(dict.fromkeys(k.strip().lower() for k in value.split(",") if k.strip()))
+    if not keys:
+        raise click.BadParameter("give topic keys separated by commas, e.g. economy,energy")
     unknown = [k for k in keys if config.topic(k) is None]
     if unknown:
         known = ", ".join(t.key for t in config.topics)
@@ -64,10 +66,20 @@ def _topics_option(value: str | None, config: Config) -> list[str] | None:
     return keys
 
 
+def _currencies_option(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    codes = list(dict.fromkeys(c.strip().upper() for c in value.split(",") if c.strip()))
+    bad = [c for c in codes if not (len(c) == 3 and c.isalpha())]
+    if not codes or bad:
+        raise click.BadParameter(
+            f"'{bad[0] if bad else value}' is not a currency code: use three letters, e.g. KZT,UZS"
+        )
+    return codes
+
+
 def _since_option(value: str | None, now: datetime, config: Config) -> datetime:
     if not value:
-        from datetime import timedelta
-
         return now - timedelta(hours=config.digest.window_hours)
     try:
         return parse_since(value, now)
@@ -76,8 +88,11 @@ def _since_option(value: str | None, now: datetime, config: Config) -> datetime:
 
 
 def _ensure_sample(ctx: Context, db: Database, allowed: bool) -> None:
-    """On an empty database, load the bundled sample so a first run shows a real digest."""
-    if not allowed or count_articles(db) > 0:
+    """On an empty database, load the bundled sample so a first run shows a real digest.
+
+    Only with the built-in profile: an operator's own database never gets invented stories.
+    """
+    if not allowed or ctx.config.source != "built-in default" or count_articles(db) > 0:
         return
     from digest.demo_data import load_sample
 
@@ -110,7 +125,8 @@ def cli(
     click_ctx: click.Context, config_path: str | None, db_path: str | None, verbose: int
 ) -> None:
     """newsdigest: a Telegram news digest with currency rates (Central Asia by default)."""
-    level = logging.WARNING - 10 * min(verbose, 2)
+    # Commands print their own per-feed and per-source lines; the log adds detail with -v.
+    level = (logging.ERROR, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     click_ctx.obj = Context(config_path, db_path)
 
@@ -150,7 +166,7 @@ def preview(
     now = datetime.now(UTC)
     keys = _topics_option(topics, config)
     start = _since_option(since, now, config)
-    codes = [c.strip().upper() for c in currencies.split(",")] if currencies else None
+    codes = _currencies_option(currencies)
     db = ctx.db()
     _ensure_sample(ctx, db, not no_sample)
     try:
@@ -236,6 +252,10 @@ def fetch(ctx: Context) -> None:
     click.echo(f"{new} new articles from {len(reports)} feeds; {failed} failed.")
 
 
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "never"
+
+
 @cli.command()
 @pass_ctx
 def feeds(ctx: Context) -> None:
@@ -249,18 +269,14 @@ def feeds(ctx: Context) -> None:
         if state is None:
             click.echo("  never fetched")
             continue
-
-        def when(d):
-            return f"{d:%Y-%m-%d %H:%M} UTC" if d else "never"
-
         click.echo(
-            f"  status: {state.last_status}   last success: {when(state.last_ok)}"
+            f"  status: {state.last_status}   last success: {_when(state.last_ok)}"
             f"   articles stored: {state.articles_total}"
         )
         if state.last_error:
             click.echo(f"  last error: {state.last_error} ({state.failures} failure(s) in a row)")
         if state.next_try and state.failures:
-            click.echo(f"  next try: {when(state.next_try)}")
+            click.echo(f"  next try: {_when(state.next_try)}")
 
 
 @cli.command(name="import")
@@ -351,11 +367,7 @@ def rates(
 
     config = ctx.config
     db = ctx.db()
-    codes = (
-        [c.strip().upper() for c in currencies.split(",") if c.strip()]
-        if currencies
-        else list(config.rates.currencies)
-    )
+    codes = _currencies_option(currencies) or list(config.rates.currencies)
     if do_fetch:
         from digest.rates_fetch import fetch_rates, store_rates
 
@@ -398,8 +410,6 @@ def rates(
 
 
 def _write_chart(db: Database, code: str, base: str, days: int, out: Path) -> None:
-    from datetime import timedelta
-
     from digest.chart import ChartError, chart_series, render_chart
     from digest.providers.registry import source_title
     from storage.rates import history

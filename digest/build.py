@@ -62,7 +62,7 @@ def build_digest(
     per_topic: int | None = None,
 ) -> Digest:
     """Collect the digest for a window: each article once, under the chosen topic it fits best."""
-    topic_keys = list(topics) if topics else [t.key for t in config.topics]
+    topic_keys = list(dict.fromkeys(topics)) if topics else [t.key for t in config.topics]
     for key in topic_keys:
         if config.topic(key) is None:
             raise UnknownTopicError(key)

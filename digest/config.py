@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DB = "newsdigest.db"
 
@@ -126,7 +128,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         source = str(path)
     config = _build(data)
     token = env.get("TELEGRAM_BOT_TOKEN") or None
-    return _replace(config, token=token, source=source)
+    return replace(config, token=token, source=source)
 
 
 def _overlay(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
@@ -140,12 +142,6 @@ def _overlay(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _replace(config: Config, **changes: Any) -> Config:
-    from dataclasses import replace
-
-    return replace(config, **changes)
-
-
 _KNOWN = {"feeds", "topics", "fetch", "digest", "rates", "bot", "database"}
 
 
@@ -156,15 +152,33 @@ def _build(data: dict[str, Any]) -> Config:
             f"config key '{unknown[0]}' is not known (known: {', '.join(sorted(_KNOWN))})"
         )
     feeds = tuple(_feed(i, item) for i, item in enumerate(_list(data, "feeds")))
+    urls = [f.url for f in feeds]
+    for url in urls:
+        if urls.count(url) > 1:
+            raise ConfigError(f"config key 'feeds': the url '{url}' is listed twice")
     topics = tuple(_topic(i, item) for i, item in enumerate(_list(data, "topics")))
     keys = [t.key for t in topics]
     for key in keys:
         if keys.count(key) > 1:
             raise ConfigError(f"config key 'topics': the key '{key}' is used twice")
+    from digest.topics import compile_topics  # the keyword syntax is checked where it is read
+
+    compile_topics(topics)
     fetch = _section(data, "fetch", FetchConfig)
     digest = _section(data, "digest", DigestConfig)
+    for name in ("window_hours", "per_topic", "summary_sentences"):
+        if getattr(digest, name) < 1:
+            raise ConfigError(f"config key 'digest.{name}' must be at least 1")
     rates = _rates(data.get("rates", {}))
     bot = _section(data, "bot", BotConfig)
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", bot.default_time or ""):
+        raise ConfigError(f"config key 'bot.default_time' must be HH:MM, got {bot.default_time!r}")
+    try:
+        ZoneInfo(bot.default_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"config key 'bot.default_timezone': {bot.default_timezone!r} is not an IANA time zone"
+        ) from None
     if not all(isinstance(a, int) and not isinstance(a, bool) for a in bot.admins):
         raise ConfigError("config key 'bot.admins' must be a list of numeric Telegram chat ids")
     for key in bot.default_topics:
@@ -211,6 +225,7 @@ def _topic(index: int, item: Any) -> TopicConfig:
     key = item.get("key")
     if not isinstance(key, str) or not key or len(key.encode()) > 32 or " " in key:
         raise ConfigError(f"config key '{where}.key' must be a short word without spaces")
+    key = key.lower()  # users type topic keys in any case
     kind = item.get("kind", "subject")
     if kind not in ("country", "region", "subject"):
         raise ConfigError(f"config key '{where}.kind' must be country, region or subject")
@@ -241,7 +256,10 @@ def _rates(table: Any) -> RatesConfig:
         raise ConfigError("config key 'rates' must be a table ([rates])")
     plain = {k: v for k, v in table.items() if k not in ("sources", "chains")}
     rates = _section({"rates": plain}, "rates", RatesConfig)
-    currencies = tuple(str(c).upper() for c in rates.currencies)
+    for code in (*rates.currencies, rates.base):
+        if not isinstance(code, str) or not re.fullmatch(r"[A-Za-z]{3}", code):
+            raise ConfigError(f"config key 'rates': {code!r} is not a three-letter currency code")
+    currencies = tuple(c.upper() for c in rates.currencies)
     sources = table.get("sources", {})
     if not isinstance(sources, dict):
         raise ConfigError("config key 'rates.sources' must be a table of provider = base URL")
@@ -273,7 +291,7 @@ def _rates(table: Any) -> RatesConfig:
                 )
         if currency:
             chains[currency.upper()] = tuple(chain)
-    return _replace(
+    return replace(
         rates, base=rates.base.upper(), currencies=currencies, sources=dict(sources), chains=chains
     )
 

@@ -29,6 +29,22 @@ def _kind(path: Path, head: bytes) -> str:
     return "markdown"
 
 
+def _decode_text(path: Path, data: bytes) -> str:
+    """Text of a Markdown file: UTF-8 or UTF-16 with a BOM, UTF-8, else the region's cp1251."""
+    if b"\x00" in data[:1024] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ImportFileError(f"{path}: this is a binary file, not Markdown, a feed or a page")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1251")
+    except UnicodeDecodeError:
+        raise ImportFileError(f"{path}: the text is neither UTF-8 nor windows-1251") from None
+
+
 def read_entries(path: Path, source: str | None = None) -> list[Entry]:
     """Entries of one file, by its kind; the source defaults to the file's name."""
     try:
@@ -45,10 +61,6 @@ def read_entries(path: Path, source: str | None = None) -> list[Entry]:
             if entry is None:
                 raise ImportFileError(f"{path}: no article text could be found in the page")
             return [entry]
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ImportFileError(f"{path}: Markdown files must be UTF-8") from None
-        return parse_markdown(text, default_source=source)
+        return parse_markdown(_decode_text(path, data), default_source=source)
     except (FeedParseError, MarkdownImportError) as exc:
         raise ImportFileError(f"{path}: {exc}") from None

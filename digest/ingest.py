@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from datasketch import MinHash
 from sqlite_utils import Database
 
 from digest import dedup
@@ -29,13 +30,7 @@ class IngestStats:
     new: int = 0
     duplicates: int = 0
     skipped: int = 0
-    new_ids: list[int] = field(default_factory=list)
-
-    def add(self, other: IngestStats) -> None:
-        self.new += other.new
-        self.duplicates += other.duplicates
-        self.skipped += other.skipped
-        self.new_ids.extend(other.new_ids)
+    upgraded: int = 0  # duplicates whose fuller text replaced a stored teaser
 
 
 def entry_url(entry: Entry, title: str, text: str) -> str:
@@ -92,6 +87,9 @@ class Ingestor:
             return
         url = entry_url(entry, title, text)
         published = (entry.published or self.now).astimezone(UTC)
+        # A date in the future is a wrong clock or time zone at the source; it would hide the
+        # story from every digest until then.
+        published = min(published, self.now)
 
         known = store.find_by_url(self.db, url)
         content_hash = dedup.content_hash(title, text)
@@ -103,6 +101,8 @@ class Ingestor:
         if known is not None:
             store.add_source(self.db, known, entry.source, url, self.now)
             stats.duplicates += 1
+            if self._upgrade(known, title, text, content_hash, signature):
+                stats.upgraded += 1
             return
 
         article = Article(
@@ -120,7 +120,24 @@ class Ingestor:
         )
         self.index.add(article_id, title, text, published, signature)
         stats.new += 1
-        stats.new_ids.append(article_id)
+
+    def _upgrade(
+        self, article_id: int, title: str, text: str, content_hash: str, signature: MinHash
+    ) -> bool:
+        """A stored teaser gets the full text when another copy of the story brings it."""
+        stored = store.text_length(self.db, article_id)
+        if stored >= self.config.fetch.teaser_chars or len(text) < 2 * max(stored, 1):
+            return False
+        store.update_article_body(
+            self.db,
+            article_id,
+            text=text,
+            summary=summarize(title, text, self.config.digest.summary_sentences),
+            content_hash=content_hash,
+            topics=assign_topics(self.matcher, title, text),
+            minhash=dedup.minhash_bytes(signature),
+        )
+        return True
 
 
 def ingest_entries(

@@ -32,11 +32,6 @@ class RateLine:
             return None
         return (self.value - self.previous) / self.previous * 100
 
-    @property
-    def inverse(self) -> Decimal:
-        """Units of this currency per one unit of the base (1 USD = 478.77 KZT)."""
-        return Decimal(1) / self.value
-
 
 def business_days_between(earlier: date, later: date) -> int:
     """Weekdays after `earlier` up to and including `later` (0 when later <= earlier)."""

@@ -37,7 +37,8 @@ def _when(moment: datetime) -> str:
 
 
 def _window(digest: Digest) -> str:
-    return f"{digest.since:%d %b %H:%M} – {digest.until:%d %b %Y %H:%M} UTC"
+    start = "%d %b %H:%M" if digest.since.year == digest.until.year else "%d %b %Y %H:%M"
+    return f"{digest.since.strftime(start)} – {digest.until:%d %b %Y %H:%M} UTC"
 
 
 def source_label(source: str) -> str:
@@ -94,8 +95,17 @@ def render_rates_json(lines: list[RateLine]) -> str:
     return json.dumps([rate_dict(line) for line in lines], ensure_ascii=False, indent=2)
 
 
+MAX_TITLE = 300  # a longer "title" is a body that lost its line breaks
+
+
+def _short(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + "…"
+
+
 def _article_html(article: Article, limit: int = TELEGRAM_LIMIT) -> str:
-    title = esc(article.title)
+    title = esc(_short(article.title, MAX_TITLE))
     head = (
         f'<b><a href="{esc(article.url)}">{title}</a></b>'
         if has_link(article)
@@ -153,7 +163,7 @@ def render_html(digest: Digest, limit: int = TELEGRAM_LIMIT) -> list[str]:
 def _section_text(section: DigestSection, width: int) -> list[str]:
     lines = [section.label.upper(), "=" * len(section.label), ""]
     for article in section.articles:
-        lines.append(textwrap.fill(article.title, width))
+        lines.append(textwrap.fill(_short(article.title, MAX_TITLE), width))
         lines.append(
             f"  {', '.join(article.sources or [article.source])} · {_when(article.published)}"
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-_RELATIVE = re.compile(r"^\s*(\d{1,4})\s*(m|min|h|d|w)\s*$", re.IGNORECASE)
+_RELATIVE = re.compile(r"^\s*(\d{1,6})\s*(m|min|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -18,7 +18,10 @@ def parse_since(text: str, now: datetime) -> datetime:
     match = _RELATIVE.match(text)
     if match:
         amount, unit = int(match.group(1)), match.group(2).lower()
-        return now - timedelta(**{_UNITS[unit]: amount})
+        try:
+            return now - timedelta(**{_UNITS[unit]: amount})
+        except OverflowError:
+            raise TimeSpecError(f"'{text}' reaches back before the year 1") from None
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:

@@ -80,6 +80,35 @@ def insert_article(
     return article_id
 
 
+def text_length(db: Database, article_id: int) -> int:
+    row = db.execute("select length(text) from articles where id = ?", [article_id]).fetchone()
+    return row[0] if row else 0
+
+
+def update_article_body(
+    db: Database,
+    article_id: int,
+    *,
+    text: str,
+    summary: str,
+    content_hash: str,
+    topics: dict[str, float],
+    minhash: bytes | None,
+) -> None:
+    """Replace a stored article's text and what is derived from it, all or nothing."""
+    with db.atomic():
+        db["articles"].update(
+            article_id,
+            {"text": text, "summary": summary, "content_hash": content_hash, "minhash": minhash},
+        )
+        db.execute("delete from article_topics where article_id = ?", [article_id])
+        if topics:
+            db["article_topics"].insert_all(
+                {"article_id": article_id, "topic": topic, "score": score}
+                for topic, score in topics.items()
+            )
+
+
 def add_source(db: Database, article_id: int, source: str, url: str, seen_at: datetime) -> bool:
     """Remember that `source` also carried the article (under `url`); False if already known."""
     with db.atomic():

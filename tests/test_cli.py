@@ -241,3 +241,49 @@ def test_rates_fetch_reports_each_currency_and_its_fallbacks(run, tmp_path, http
     assert "KZT: nbk answered HTTP 503" in result.stderr
     assert "ok TMT: cbtm-fixed" in result.stderr
     assert "TMT/USD" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["preview", "--topics", " , "], "give topic keys separated by commas"),
+        (["preview", "--currencies", "kzt, ,xyz1"], "'XYZ1' is not a currency code"),
+        (["preview", "--since", "99999999w"], "is not a time"),
+        (["preview", "--since", "999999w"], "reaches back before the year 1"),
+    ],
+)
+def test_odd_option_values_are_refused_with_a_reason(run, args, message):
+    result = run(*args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_markdown_in_windows_1251_and_binary_files(run, tmp_path):
+    cyrillic = tmp_path / "ru.md"
+    cyrillic.write_bytes(
+        "# Нацбанк Казахстана сохранил базовую ставку\nDate: 2026-11-24\n\n"
+        "Национальный банк Казахстана оставил базовую ставку без изменений.\n".encode("cp1251")
+    )
+    binary = tmp_path / "photo.md"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64))
+    result = run("import", str(cyrillic), str(binary))
+    assert "ru.md: 1 articles read, 1 new" in result.output
+    assert "photo.md: this is a binary file" in result.output
+    [article] = json.loads(run("articles", "--since", "3650d", "--format", "json").output)
+    assert article["title"] == "Нацбанк Казахстана сохранил базовую ставку"
+
+
+def test_an_operators_own_database_never_gets_the_sample(run, tmp_path):
+    config = tmp_path / "mine.toml"
+    config.write_text('[digest]\ntitle = "Mine"\n')
+    result = run("preview", config=config)
+    assert result.exit_code == 0
+    assert "sample" not in result.stderr
+    assert "No new articles" in result.stdout
+
+
+def test_topics_given_twice_make_one_section(run):
+    data = json.loads(
+        run("preview", "--format", "json", "--since", "3d", "--topics", "economy,Economy").stdout
+    )
+    assert [s["topic"] for s in data["sections"]] == ["economy"]

@@ -74,6 +74,26 @@ def test_config_path_and_token_come_from_the_environment(tmp_path):
         ),
         ('[[topics]]\nkey = "x"\nkeywords = []\n', "config key 'topics[0].keywords' is empty"),
         ('colour = "blue"\n', "config key 'colour' is not known"),
+        (
+            "[rates]\ncurrencies = [1, 2]\n",
+            "config key 'rates': 1 is not a three-letter currency code",
+        ),
+        (
+            '[rates.chains]\nKZT = ["ecb"]\n',
+            "config key 'rates.chains.KZT': 'ecb' is not a known provider",
+        ),
+        (
+            '[rates.sources]\nnbk = "nationalbank.kz"\n',
+            "config key 'rates.sources.nbk' must be an http(s) URL",
+        ),
+        ("[digest]\nper_topic = 0\n", "config key 'digest.per_topic' must be at least 1"),
+        ('[bot]\ndefault_time = "25:99"\n', "config key 'bot.default_time' must be HH:MM"),
+        ('[bot]\ndefault_timezone = "Mars/Olympus"\n', "is not an IANA time zone"),
+        ('[[topics]]\nkey = "x"\nkeywords = ["a*b"]\n[bot]\ndefault_topics = []\n', "topic 'x'"),
+        (
+            '[[feeds]]\nurl = "https://a.example/rss"\n[[feeds]]\nurl = "https://a.example/rss"\n',
+            "is listed twice",
+        ),
         ("[digest\n", "is not valid TOML"),
     ],
 )
@@ -95,3 +115,15 @@ def test_database_path_prefers_flag_then_env_then_config(tmp_path):
     assert resolve_db_path(None, config, {"NEWSDIGEST_DB": "env.db"}) == "env.db"
     assert resolve_db_path(None, config, {}) == "from-config.db"
     assert resolve_db_path(None, load_config(env={}), {}) == "newsdigest.db"
+
+
+def test_topic_keys_are_case_insensitive(tmp_path):
+    config = load_config(
+        write(
+            tmp_path,
+            '[[topics]]\nkey = "Economy"\nkeywords = ["GDP"]\n'
+            '[bot]\ndefault_topics = ["economy"]\n',
+        ),
+        env={},
+    )
+    assert [t.key for t in config.topics] == ["economy"]

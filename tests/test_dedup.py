@@ -293,3 +293,33 @@ def test_entry_without_a_title_is_skipped_and_the_rest_stored(db, config):
         now=NOW,
     )
     assert (stats.new, stats.skipped) == (1, 1)
+
+
+def test_full_text_from_another_copy_replaces_a_stored_teaser(db, config):
+    teaser = BODY.split("\n\n")[0][:180]
+    ingest_entries(
+        db,
+        config,
+        [
+            entry(
+                "Kazakhstan holds base rate at 16.5%",
+                "https://astanatimes.com/rate",
+                "Feed",
+                text=teaser,
+            ),
+        ],
+        now=NOW,
+    )
+    stats = ingest_entries(
+        db,
+        config,
+        [
+            entry("Kazakhstan holds base rate at 16.5%", "https://astanatimes.com/rate", "Page"),
+        ],
+        now=NOW,
+    )
+    assert (stats.new, stats.duplicates, stats.upgraded) == (0, 1, 1)
+    [article] = store.recent_articles(db, NOW - timedelta(days=1), NOW)
+    assert article.text == BODY
+    assert "Analysts in Almaty" in store.search_articles(db, "Analysts Almaty")[0].text
+    assert article.summary.startswith("Kazakhstan's central bank kept its base rate")
