@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlite_utils import Database
@@ -73,12 +74,13 @@ async def _load(
 async def fetch_rates(
     config: Config, *, day: date | None = None, client: httpx.AsyncClient | None = None
 ) -> RatesReport:
-    """Each configured currency's rate for `day` (default today, UTC), source by source.
+    """Each configured currency's rate for `day` (default: today in the default time zone).
 
     Sources are asked round by round: first every currency's first choice, concurrently; then,
     for the currencies still missing, their next source. Each provider is asked at most once.
     """
-    day = day or datetime.now(UTC).date()
+    # "Today" is the region's day, not UTC's: at 02:00 in Almaty the banks are on the new date.
+    day = day or datetime.now(ZoneInfo(config.bot.default_timezone)).date()
     rates = config.rates
     outcomes = {c: CurrencyOutcome(c) for c in rates.currencies if c != rates.base}
     results: dict[str, list[RateObservation] | ProviderError] = {}
