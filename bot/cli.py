@@ -410,26 +410,57 @@ def rates(
 
 
 def _write_chart(db: Database, code: str, base: str, days: int, out: Path) -> None:
-    from digest.chart import ChartError, chart_series, render_chart
-    from digest.providers.registry import source_title
-    from storage.rates import history
+    from digest.chart import ChartError
+    from digest.rates import chart_png
 
-    today = datetime.now(UTC).date()
-    observations = history(db, code, base, since=today - timedelta(days=days))
     try:
-        source = chart_series(observations, currency=code)[0]  # one source's line: never mixed
-        png = render_chart(
-            [o for o in observations if o.source == source],
-            currency=code,
-            base=base,
-            source_title=source_title(source),
-            days=days,
-            now=today,
-        )
+        png = chart_png(db, code, base, days, datetime.now(UTC).date())
     except ChartError as exc:
         raise click.ClickException(str(exc)) from None
     out.write_bytes(png)
     click.echo(f"Wrote {out} ({len(png) // 1024} KB): {code} per {base}, last {days} days.")
+
+
+def _service_logging() -> None:
+    """A running bot logs what it does; httpx would log every URL, and URLs carry the token."""
+    root = logging.getLogger()
+    if root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+@cli.command()
+@click.option(
+    "--api-url",
+    metavar="URL",
+    help="Bot API server root: a self-hosted server or the emulator (default: Telegram).",
+)
+@pass_ctx
+def run(ctx: Context, api_url: str | None) -> None:
+    """Run the bot with long polling (token from TELEGRAM_BOT_TOKEN)."""
+    from telegram import Update
+    from telegram.error import InvalidToken, NetworkError
+
+    from bot.app import TokenError, build_application, check_token
+
+    config = ctx.config
+    api_url = api_url or config.bot.api_url
+    try:
+        token = check_token(config.token, strict=api_url is None)
+    except TokenError as exc:
+        raise click.ClickException(str(exc)) from None
+    _service_logging()
+    application = build_application(config, ctx.db(), token, api_url=api_url)
+    try:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken:
+        raise click.ClickException(
+            "the Bot API refused the token (401 Unauthorized): check TELEGRAM_BOT_TOKEN"
+        ) from None
+    except NetworkError as exc:
+        where = api_url or "api.telegram.org"
+        raise click.ClickException(f"cannot reach the Bot API at {where} ({exc})") from None
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from sqlite_utils import Database
 
 from digest.providers.registry import PROVIDERS
-from storage.rates import latest_by_source
+from storage.rates import history, latest_by_source
 from storage.records import RateObservation
 
 
@@ -117,3 +117,20 @@ def format_change(pct: Decimal | None) -> str:
     if rounded == 0:
         return "0.00%"
     return f"{rounded:+f}%"
+
+
+def chart_png(db: Database, currency: str, base: str, days: int, today: date) -> bytes:
+    """The PNG of one currency's history (its best-covered source's line); ChartError if too short."""
+    from digest.chart import chart_series, render_chart
+    from digest.providers.registry import source_title
+
+    observations = history(db, currency, base, since=today - timedelta(days=days))
+    source = chart_series(observations, currency=currency)[0]  # one source's line: never mixed
+    return render_chart(
+        [o for o in observations if o.source == source],
+        currency=currency,
+        base=base,
+        source_title=source_title(source),
+        days=days,
+        now=today,
+    )

@@ -6,8 +6,12 @@ import html
 import json
 import re
 import textwrap
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
+
+from babel.dates import format_date, format_datetime
 
 from digest.build import Digest, DigestSection
 from digest.providers.registry import PROVIDERS, source_title
@@ -16,6 +20,31 @@ from storage.records import Article
 
 TELEGRAM_LIMIT = 4096
 _TAG = re.compile(r"<[^>]+>")
+
+
+def _same(text: str) -> str:
+    return text
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """How one reader sees a digest: interface language, its `_` translator, their time zone."""
+
+    language: str = "en"
+    tz: tzinfo = UTC
+    gettext: Callable[[str], str] = field(default=_same)
+
+    def when(self, moment: datetime) -> str:
+        return format_datetime(moment.astimezone(self.tz), "d MMM HH:mm", locale=self.language)
+
+    def day(self, value: date) -> str:
+        return format_date(value, "d MMM y", locale=self.language)
+
+    def zone(self) -> str:
+        return "UTC" if self.tz is UTC else str(self.tz)
+
+
+PLAIN = Presentation()
 
 
 def esc(text: str) -> str:
@@ -36,9 +65,13 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%d %b %Y %H:%M UTC")
 
 
-def _window(digest: Digest) -> str:
-    start = "%d %b %H:%M" if digest.since.year == digest.until.year else "%d %b %Y %H:%M"
-    return f"{digest.since.strftime(start)} – {digest.until:%d %b %Y %H:%M} UTC"
+def _window(digest: Digest, style: Presentation = PLAIN) -> str:
+    since, until = digest.since.astimezone(style.tz), digest.until.astimezone(style.tz)
+    start = "d MMM HH:mm" if since.year == until.year else "d MMM y HH:mm"
+    return (
+        f"{format_datetime(since, start, locale=style.language)} – "
+        f"{format_datetime(until, 'd MMM y HH:mm', locale=style.language)} {style.zone()}"
+    )
 
 
 def source_label(source: str) -> str:
@@ -49,7 +82,8 @@ def source_label(source: str) -> str:
     return source.upper()
 
 
-def _rate_html(line: RateLine) -> str:
+def _rate_html(line: RateLine, style: Presentation = PLAIN) -> str:
+    _ = style.gettext
     pair = f"{line.currency}/{line.base}"
     text = (
         f"<code>{esc(pair)} {format_value(line.value)} {format_change(line.change_pct)}</code>"
@@ -57,7 +91,7 @@ def _rate_html(line: RateLine) -> str:
         f" <i>{esc(source_label(line.source))}</i>"
     )
     if line.stale:
-        text += f" <i>(as of {line.as_of:%d %b})</i>"
+        text += " <i>" + esc(_("(as of {day})").format(day=style.day(line.as_of))) + "</i>"
     return text
 
 
@@ -73,8 +107,11 @@ def _rate_text(line: RateLine) -> str:
     return text
 
 
-def _rates_heading(lines: list[RateLine]) -> str:
-    return f"Rates (value of one unit in {lines[0].base}, change on the previous fixing)"
+def _rates_heading(lines: list[RateLine], style: Presentation = PLAIN) -> str:
+    _ = style.gettext
+    return _("Rates (value of one unit in {base}, change on the previous fixing)").format(
+        base=lines[0].base
+    )
 
 
 def render_rates_text(lines: list[RateLine]) -> str:
@@ -84,11 +121,14 @@ def render_rates_text(lines: list[RateLine]) -> str:
     return "\n".join([_rates_heading(lines), *(_rate_text(line) for line in lines)]) + "\n"
 
 
-def render_rates_html(lines: list[RateLine]) -> str:
+def render_rates_html(lines: list[RateLine], style: Presentation = PLAIN) -> str:
     """The rates block as one Telegram HTML message."""
+    _ = style.gettext
     if not lines:
-        return "No rates stored yet."
-    return "\n".join([f"<b>{esc(_rates_heading(lines))}</b>", *(_rate_html(x) for x in lines)])
+        return esc(_("No rates stored yet."))
+    return "\n".join(
+        [f"<b>{esc(_rates_heading(lines, style))}</b>", *(_rate_html(x, style) for x in lines)]
+    )
 
 
 def render_rates_json(lines: list[RateLine]) -> str:
@@ -104,16 +144,17 @@ def _short(text: str, limit: int) -> str:
     return text[:limit].rsplit(" ", 1)[0] + "…"
 
 
-def _article_html(article: Article, limit: int = TELEGRAM_LIMIT) -> str:
+def _article_html(
+    article: Article, limit: int = TELEGRAM_LIMIT, style: Presentation = PLAIN
+) -> str:
     title = esc(_short(article.title, MAX_TITLE))
     head = (
         f'<b><a href="{esc(article.url)}">{title}</a></b>'
         if has_link(article)
         else f"<b>{title}</b>"
     )
-    meta = (
-        f"<i>{esc(', '.join(article.sources or [article.source]))} · {_when(article.published)}</i>"
-    )
+    sources = ", ".join(article.sources or [article.source])
+    meta = f"<i>{esc(sources)} · {esc(style.when(article.published))}</i>"
     block = f"{head}\n{meta}"
     if article.summary:
         block += f"\n{esc(article.summary)}"
@@ -127,34 +168,43 @@ def _article_html(article: Article, limit: int = TELEGRAM_LIMIT) -> str:
     return block
 
 
-def header_html(digest: Digest) -> str:
-    parts = [f"<b>{esc(digest.title)}</b>", f"<i>{esc(_window(digest))}</i>"]
+def header_html(digest: Digest, style: Presentation = PLAIN) -> str:
+    _ = style.gettext
+    parts = [f"<b>{esc(digest.title)}</b>", f"<i>{esc(_window(digest, style))}</i>"]
     if digest.rates:
         parts.append("")
-        parts.append(render_rates_html(digest.rates))
+        parts.append(render_rates_html(digest.rates, style))
     if digest.missing_currencies:
-        parts.append(f"<i>No rate stored for {esc(', '.join(digest.missing_currencies))}.</i>")
+        missing = _("No rate stored for {codes}.").format(
+            codes=", ".join(digest.missing_currencies)
+        )
+        parts.append(f"<i>{esc(missing)}</i>")
     if not digest.sections:
         parts.append("")
-        parts.append("No new articles on your topics in this period.")
+        parts.append(esc(_("No new articles on your topics in this period.")))
     return "\n".join(parts)
 
 
-def render_html(digest: Digest, limit: int = TELEGRAM_LIMIT) -> list[str]:
+def render_html(
+    digest: Digest, limit: int = TELEGRAM_LIMIT, style: Presentation = PLAIN
+) -> list[str]:
     """Messages ready for sendMessage(parse_mode=HTML), each within `limit`, split between articles."""
+    _ = style.gettext
     messages: list[str] = []
-    current = header_html(digest)
+    current = header_html(digest, style)
     for section in digest.sections:
         heading = f"<b>{esc(section.label)}</b>"
+        more = _("(continued)")
+        continued = f"<b>{esc(section.label)}</b> {esc(more)}"
         for i, article in enumerate(section.articles):
-            block = _article_html(article, limit - visible_length(heading) - 4)
+            block = _article_html(article, limit - visible_length(continued) - 4, style)
             piece = f"{heading}\n\n{block}" if i == 0 else block
             candidate = f"{current}\n\n{piece}" if current else piece
             if visible_length(candidate) <= limit:
                 current = candidate
                 continue
             messages.append(current)
-            current = piece if i == 0 else f"<b>{esc(section.label)}</b> (continued)\n\n{block}"
+            current = piece if i == 0 else f"{continued}\n\n{block}"
     if current:
         messages.append(current)
     return messages
@@ -238,3 +288,22 @@ def digest_dict(digest: Digest) -> dict[str, Any]:
 
 def render_json(digest: Digest) -> str:
     return json.dumps(digest_dict(digest), ensure_ascii=False, indent=2)
+
+
+def render_headlines(
+    heading: str,
+    articles: list[Article],
+    style: Presentation = PLAIN,
+    limit: int = TELEGRAM_LIMIT,
+) -> str:
+    """A short list of stories (for /news and /search): linked title, sources and time."""
+    lines = [f"<b>{esc(heading)}</b>"]
+    for article in articles:
+        title = esc(_short(article.title, 200))
+        link = f'<a href="{esc(article.url)}">{title}</a>' if has_link(article) else title
+        sources = ", ".join(article.sources or [article.source])
+        entry = f"\n• {link}\n  <i>{esc(sources)} · {esc(style.when(article.published))}</i>"
+        if visible_length("\n".join(lines) + entry) > limit:
+            break
+        lines.append(entry)
+    return "\n".join(lines)

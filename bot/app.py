@@ -1,0 +1,118 @@
+"""Building the python-telegram-bot Application: services, handlers, command menus."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlite_utils import Database
+from telegram import BotCommand
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from bot.i18n import translator
+from digest.config import Config
+
+log = logging.getLogger(__name__)
+
+_TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
+DEFAULT_API_URL = "https://api.telegram.org"
+
+
+class TokenError(ValueError):
+    """The bot token is missing or is not shaped like one; worded for the operator."""
+
+
+def check_token(token: str | None, *, strict: bool = True) -> str:
+    """The token, or TokenError with one sentence saying what is wrong (never the token itself)."""
+    if not token:
+        raise TokenError("no bot token: set TELEGRAM_BOT_TOKEN to the token @BotFather gave you")
+    token = token.strip()
+    if strict and not _TOKEN.match(token):
+        raise TokenError(
+            "TELEGRAM_BOT_TOKEN does not look like a bot token (digits, a colon, then letters "
+            "and digits, e.g. 123456789:AAE...)"
+        )
+    return token
+
+
+@dataclass
+class Services:
+    """What handlers need, made once: config, the database, a clock."""
+
+    config: Config
+    db: Database
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+# Command -> English description; the menu is registered per language through the catalogs.
+COMMANDS: list[tuple[str, str]] = [
+    ("start", "Subscribe and set up"),
+    ("digest", "The digest now"),
+    ("news", "Latest headlines on a topic"),
+    ("rates", "Currency rates, or one currency with a chart"),
+    ("topics", "Choose your topics"),
+    ("time", "Daily delivery time"),
+    ("timezone", "Your time zone"),
+    ("search", "Search stored articles"),
+    ("settings", "What is set"),
+    ("language", "Interface language"),
+    ("stop", "Unsubscribe"),
+    ("help", "What I can do"),
+]
+
+
+def _mark_commands_for_translation(_: Callable[[str], str]) -> None:  # pragma: no cover
+    # Lets the catalog extractor see the command descriptions above as messages.
+    _("Subscribe and set up")
+    _("The digest now")
+    _("Latest headlines on a topic")
+    _("Currency rates, or one currency with a chart")
+    _("Choose your topics")
+    _("Daily delivery time")
+    _("Your time zone")
+    _("Search stored articles")
+    _("What is set")
+    _("Interface language")
+    _("Unsubscribe")
+    _("What I can do")
+
+
+async def register_commands(application: Application) -> None:
+    """setMyCommands for the default menu and for each interface language."""
+    for language in ("en", "ru"):
+        _ = translator(language)
+        commands = [BotCommand(name, _(description)) for name, description in COMMANDS]
+        await application.bot.set_my_commands(
+            commands, language_code=None if language == "en" else language
+        )
+
+
+def build_application(
+    config: Config,
+    db: Database,
+    token: str,
+    *,
+    api_url: str | None = None,
+    now: Callable[[], datetime] | None = None,
+    rate_limiter: bool = True,
+) -> Application:
+    """The Application with every handler registered, talking to `api_url` (Telegram by default)."""
+    from bot.handlers import register
+
+    root = (api_url or config.bot.api_url or DEFAULT_API_URL).rstrip("/")
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(f"{root}/bot")
+        .base_file_url(f"{root}/file/bot")
+        .post_init(register_commands)
+    )
+    if rate_limiter:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    application = builder.build()
+    application.bot_data["services"] = Services(config, db, now or (lambda: datetime.now(UTC)))
+    register(application)
+    return application
