@@ -116,3 +116,23 @@ def build_application(
     application.bot_data["services"] = Services(config, db, now or (lambda: datetime.now(UTC)))
     register(application)
     return application
+
+
+async def start_bot(application: Application, *, poll_timeout: int = 10) -> None:
+    """Start without blocking (tests, the demo): what run_polling does before it waits."""
+    await application.initialize()
+    if application.post_init:
+        await application.post_init(application)
+    await application.start()
+    await application.updater.start_polling(
+        poll_interval=0.0, timeout=poll_timeout, drop_pending_updates=False
+    )
+
+
+async def stop_bot(application: Application) -> None:
+    """Stop what start_bot started, in reverse order."""
+    if application.updater.running:
+        await application.updater.stop()
+    if application.running:
+        await application.stop()
+    await application.shutdown()

@@ -39,6 +39,8 @@ class Entity:
     offset: int  # in UTF-16 code units, as Telegram counts
     length: int
     url: str | None = None
+    language: str | None = None  # of a "pre" block, from <pre><code class="language-x">
+    custom_emoji_id: str | None = None
 
 
 def _utf16_len(text: str) -> int:
@@ -50,6 +52,7 @@ class _Parser(HTMLParser):
         super().__init__(convert_charrefs=False)
         self.text: list[str] = []
         self.length = 0
+        # Open tags: name, start offset, and the url, language or emoji id the entity carries.
         self.stack: list[tuple[str, int, str | None]] = []
         self.entities: list[Entity] = []
 
@@ -65,12 +68,23 @@ class _Parser(HTMLParser):
         attributes = dict(attrs)
         if tag == "span" and attributes.get("class") != "tg-spoiler":
             raise TelegramHTMLError('Tag "span" must have class "tg-spoiler"')
-        url = None
+        extra = None
         if tag == "a":
-            url = attributes.get("href")
-            if not url:
+            extra = attributes.get("href")
+            if not extra:
                 raise TelegramHTMLError("Can't find end of the href attribute")
-        self.stack.append((tag, self.length, url))
+        elif tag == "tg-emoji":
+            extra = attributes.get("emoji-id")
+            if not extra:
+                raise TelegramHTMLError('Tag "tg-emoji" must have attribute "emoji-id"')
+        elif tag == "code" and self.stack and self.stack[-1][0] == "pre":
+            css_class = attributes.get("class") or ""
+            extra = (
+                css_class.removeprefix("language-") if css_class.startswith("language-") else None
+            )
+        elif tag == "blockquote" and "expandable" in attributes:
+            extra = "expandable"
+        self.stack.append((tag, self.length, extra))
 
     def handle_endtag(self, tag: str) -> None:
         if not self.stack or self.stack[-1][0] != tag:
@@ -80,9 +94,28 @@ class _Parser(HTMLParser):
                 if self.stack
                 else f'Unexpected end tag "{tag}"'
             )
-        name, start, url = self.stack.pop()
-        if self.length > start:
-            self.entities.append(Entity(TAGS[name], start, self.length - start, url))
+        name, start, extra = self.stack.pop()
+        if self.length <= start:
+            return
+        entity = Entity(TAGS[name], start, self.length - start)
+        if name == "a":
+            entity.url = extra
+        elif name == "tg-emoji":
+            entity.custom_emoji_id = extra
+        elif name == "blockquote" and extra:
+            entity.type = "expandable_blockquote"
+        elif (
+            name == "code"
+            and self.stack
+            and self.stack[-1][0] == "pre"
+            and self.stack[-1][1] == start
+        ):
+            # Telegram reports <pre><code class="language-x"> as one "pre" entity with a language.
+            self.stack[-1] = ("pre", start, extra)
+            return
+        elif name == "pre" and extra:
+            entity.language = extra
+        self.entities.append(entity)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         raise TelegramHTMLError(f'Unsupported start tag "{tag}"')
@@ -99,6 +132,8 @@ class _Parser(HTMLParser):
 
     def handle_charref(self, name: str) -> None:
         code = int(name[1:], 16) if name[:1] in "xX" else int(name)
+        if not 0 < code < 0x110000 or 0xD800 <= code <= 0xDFFF:
+            raise TelegramHTMLError(f'Unsupported HTML entity "&#{name};"')
         self._append(chr(code))
 
     def handle_comment(self, data: str) -> None:
@@ -129,4 +164,6 @@ def parse_html(markup: str) -> tuple[str, list[Entity]]:
         raise TelegramHTMLError(
             f'Can\'t find end tag corresponding to start tag "{parser.stack[-1][0]}"'
         )
-    return "".join(parser.text), parser.entities
+    # Telegram lists entities by offset, an enclosing entity before the ones inside it.
+    entities = sorted(parser.entities, key=lambda e: (e.offset, -e.length))
+    return "".join(parser.text), entities
