@@ -463,6 +463,47 @@ def run(ctx: Context, api_url: str | None) -> None:
         raise click.ClickException(f"cannot reach the Bot API at {where} ({exc})") from None
 
 
+@cli.command()
+@click.option("--interactive", is_flag=True, help="Type to the bot yourself instead of the script.")
+@click.option(
+    "--language",
+    type=click.Choice(["en", "ru"]),
+    default="en",
+    show_default=True,
+    help="The Telegram language of the demo user.",
+)
+@pass_ctx
+def demo(ctx: Context, interactive: bool, language: str) -> None:
+    """Run the bot against the local emulator on the sample data and show the chat.
+
+    Needs no token and no network. The database is a fresh temporary one unless --db is given.
+    """
+    import asyncio
+    import tempfile
+
+    from bot import demo as demo_module
+    from digest.demo_data import load_sample
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    config = ctx.config
+    with tempfile.TemporaryDirectory() as tmp:
+        db = open_db(ctx._db_path) if ctx._db_path else open_db(Path(tmp) / "demo.db")
+        if count_articles(db) == 0:
+            stats, rates = load_sample(db, config)
+            click.echo(f"Loaded the sample: {stats.new} articles, {rates} rates.", err=True)
+        if interactive:
+            asyncio.run(demo_module.interactive(config, db, input, click.echo))
+            return
+        total = len(demo_module.SCRIPT)
+        with click.progressbar(length=total, label="Chatting with the bot", file=sys.stderr) as bar:
+            transcript = asyncio.run(
+                demo_module.play(
+                    config, db, language_code=language, on_step=lambda _: bar.update(1)
+                )
+            )
+    click.echo(transcript)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the console script."""
     return cli.main(args=argv, prog_name="newsdigest")

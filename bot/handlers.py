@@ -15,7 +15,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -637,6 +637,15 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the exception and apologise to the user; the bot keeps running."""
+    if (
+        isinstance(context.error, Forbidden)
+        and isinstance(update, Update)
+        and update.effective_chat
+    ):
+        # Blocked, or removed from the group: nobody to apologise to, and no more digests.
+        log.info("chat %s is closed to the bot (%s)", update.effective_chat.id, context.error)
+        subs.unsubscribe(services(context).db, update.effective_chat.id)
+        return
     log.error("handler failed", exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         _ = translator(language_of(update, context))

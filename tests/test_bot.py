@@ -269,8 +269,10 @@ async def test_group_chat_subscribes_once_and_answers_addressed_commands(env):
 
 
 async def test_a_user_who_blocked_the_bot_does_not_stop_it(env):
+    await env.answer(AIDA, "/start")
     env.emulator.block(AIDA)
-    env.say(AIDA, "/start")
+    env.say(AIDA, "/rates")
     [other] = await env.answer(BOLAT, "/help")
     assert "Что я умею" in other.text
-    assert env.emulator.sent(AIDA) == []
+    await env.emulator.wait_until(lambda: not get_subscriber(env.db, AIDA).active, timeout=5)
+    assert len(env.emulator.sent(AIDA)) == 1  # only the welcome from before the block

@@ -29,8 +29,30 @@ def run(tmp_path, monkeypatch):
     return invoke
 
 
+def test_console_script_demo_plays_a_conversation_with_the_real_bot(tmp_path):
+    """The README's run command: no token, no network, the bot answering through the emulator."""
+    env = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "newsdigest"), "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    chat = result.stdout
+    assert chat.startswith("Aida: /start\nbot: Welcome to Central Asia digest!")
+    assert "KZT/USD" in chat and "[photo: " in chat
+    assert "Latest: Migration" in chat
+    assert "Done: your time zone is Asia/Tashkent" in chat
+    assert "Delivery: every day at 07:30 (Asia/Tashkent)" in chat
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "newsdigest.db").exists()  # the demo leaves no database behind
+
+
 def test_console_script_previews_the_sample_on_a_fresh_database(tmp_path):
-    """The README's run command: no token, no network, a real digest."""
+    """`newsdigest preview` on a fresh machine: no token, no network, a real digest."""
     env = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path)}
     result = subprocess.run(
         [str(Path(sys.executable).parent / "newsdigest"), "preview"],
@@ -287,3 +309,39 @@ def test_topics_given_twice_make_one_section(run):
         run("preview", "--format", "json", "--since", "3d", "--topics", "economy,Economy").stdout
     )
     assert [s["topic"] for s in data["sections"]] == ["economy"]
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        (None, "no bot token: set TELEGRAM_BOT_TOKEN"),
+        ("not-a-token", "does not look like a bot token"),
+    ],
+)
+def test_run_without_a_usable_token_says_so_in_one_sentence(tmp_path, monkeypatch, token, message):
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    if token:
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", token)
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "x.db"), "run"])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "not-a-token" not in result.output  # the token is never printed
+
+
+def test_run_with_a_token_the_server_refuses(tmp_path, monkeypatch):
+    from bot.emulator import BotAPIEmulator
+
+    with BotAPIEmulator() as emulator:
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "999:WRONG")
+        result = CliRunner().invoke(
+            cli,
+            [
+                "--db",
+                str(tmp_path / "x.db"),
+                "run",
+                "--api-url",
+                emulator.base_url.removesuffix("/bot"),
+            ],
+        )
+    assert result.exit_code == 1
+    assert "refused the token" in result.output

@@ -1,0 +1,156 @@
+"""The offline demo: the real bot against the local emulator, a scripted chat, its transcript."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+from telegram import Update
+from telegram.ext import Application, ContextTypes, TypeHandler
+
+from bot.app import build_application, start_bot, stop_bot
+from bot.emulator import BotAPIEmulator
+from digest.config import Config
+
+DEMO_USER = 1001
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing the demo user does: type `text`, or press the button labelled `press`."""
+
+    text: str | None = None
+    press: str | None = None
+
+
+SCRIPT = (
+    Step(text="/start"),
+    Step(press="Topics"),
+    Step(press="Energy"),
+    Step(press="Done"),
+    Step(text="/rates"),
+    Step(text="/rates KZT"),
+    Step(text="/news migration"),
+    Step(text="/digest"),
+    Step(text="/time 07:30"),
+    Step(text="/timezone"),
+    Step(press="Asia/Tashkent"),
+    Step(text="/settings"),
+)
+
+
+class Progress:
+    """Counts updates the bot has finished handling (a handler in a later group sees each last)."""
+
+    def __init__(self, application: Application) -> None:
+        self.handled = 0
+        application.add_handler(TypeHandler(Update, self._done), group=1)
+
+    async def _done(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        self.handled += 1
+
+    async def wait(self, count: int, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while self.handled < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
+
+def _last_button_message(emulator: BotAPIEmulator, chat_id: int, label: str) -> int:
+    for message in reversed(emulator.sent(chat_id)):
+        if any(text == label for row in message.buttons for text, _ in row):
+            return message.message_id
+    raise LookupError(f"no message with a button {label!r}")
+
+
+async def act(emulator: BotAPIEmulator, progress: Progress, chat_id: int, step: Step) -> None:
+    """Do one step and wait until the bot has handled it."""
+    expected = progress.handled + 1
+    if step.text is not None:
+        emulator.user_sends(chat_id, step.text)
+    else:
+        message_id = _last_button_message(emulator, chat_id, step.press)
+        message = next(m for m in emulator.sent(chat_id) if m.message_id == message_id)
+        emulator.user_presses(chat_id, message_id, message.button_data(step.press))
+    await progress.wait(expected)
+
+
+async def play(
+    config: Config,
+    db: Database,
+    *,
+    steps: tuple[Step, ...] = SCRIPT,
+    language_code: str = "en",
+    on_step: Callable[[str], None] | None = None,
+) -> str:
+    """Run the scripted conversation; returns the transcript as a chat log."""
+    with BotAPIEmulator() as emulator:
+        emulator.add_user(DEMO_USER, "Aida", language_code=language_code)
+        application = build_application(
+            config, db, emulator.token, api_url=emulator.base_url.removesuffix("/bot")
+        )
+        progress = Progress(application)
+        await start_bot(application, poll_timeout=1)
+        try:
+            for step in steps:
+                if on_step:
+                    on_step(step.text or f"[{step.press}]")
+                await act(emulator, progress, DEMO_USER, step)
+        finally:
+            await stop_bot(application)
+        return emulator.transcript_text(DEMO_USER)
+
+
+async def interactive(
+    config: Config, db: Database, read: Callable[[str], str], write: Callable[[str], None]
+) -> None:
+    """A person types to the bot; a number presses that button of the bot's last keyboard."""
+    with BotAPIEmulator() as emulator:
+        emulator.add_user(DEMO_USER, "You", language_code=config.bot.default_language)
+        application = build_application(
+            config, db, emulator.token, api_url=emulator.base_url.removesuffix("/bot")
+        )
+        progress = Progress(application)
+        await start_bot(application, poll_timeout=1)
+        shown = 0
+        try:
+            write(
+                "Type to the bot (/help for its commands, a number to press a button, /quit to leave)."
+            )
+            while True:
+                try:
+                    line = (await asyncio.to_thread(read, "you> ")).strip()
+                except EOFError:
+                    break
+                if line in ("/quit", "/exit"):
+                    break
+                if not line:
+                    continue
+                buttons = _latest_buttons(emulator)
+                if line.isdigit() and buttons and 1 <= int(line) <= len(buttons):
+                    message_id, label = buttons[int(line) - 1]
+                    step = Step(press=label)
+                else:
+                    step = Step(text=line)
+                try:
+                    await act(emulator, progress, DEMO_USER, step)
+                except LookupError as exc:
+                    write(str(exc))
+                log = emulator.transcript_text(DEMO_USER).splitlines()
+                write("\n".join(log[shown:]))
+                shown = len(log)
+                for number, (_, label) in enumerate(_latest_buttons(emulator), start=1):
+                    write(f"  {number}: {label}")
+        finally:
+            await stop_bot(application)
+
+
+def _latest_buttons(emulator: BotAPIEmulator) -> list[tuple[int, str]]:
+    """The buttons of the bot's latest message that has any, numbered in reading order."""
+    for message in reversed(emulator.sent(DEMO_USER)):
+        labels = [text for row in message.buttons for text, _ in row]
+        if labels:
+            return [(message.message_id, label) for label in labels]
+    return []
