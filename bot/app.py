@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -40,11 +41,12 @@ def check_token(token: str | None, *, strict: bool = True) -> str:
 
 @dataclass
 class Services:
-    """What handlers need, made once: config, the database, a clock."""
+    """What handlers and jobs need, made once: config, the database, a clock, a stop signal."""
 
     config: Config
     db: Database
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 # Command -> English description; the menu is registered per language through the catalogs.

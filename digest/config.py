@@ -74,6 +74,29 @@ class RatesConfig:
 
 
 @dataclass(frozen=True)
+class DeliveryConfig:
+    """Scheduled delivery: how often to look, how late is too late, how fast to send."""
+
+    grace_hours: float = 3.0
+    pass_every_seconds: float = 60.0
+    concurrency: int = 64  # chats served at once in a pass
+    retry_attempts: int = 3  # per message, for 5xx and timeouts
+    retry_backoff_seconds: float = 1.0  # doubles after each failed attempt
+    global_rate: float = 29.0  # messages per second for the whole bot
+    per_chat_interval: float = 1.0  # seconds between two messages to one private chat
+    group_per_minute: int = 20
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """Recurring jobs besides delivery."""
+
+    fetch_feeds_minutes: float = 15.0
+    fetch_rates_times: tuple[str, ...] = ("07:00", "11:00", "16:00")  # in bot.default_timezone
+    prune_after_days: int = 90
+
+
+@dataclass(frozen=True)
 class BotConfig:
     admins: tuple[int, ...] = ()
     api_url: str | None = None
@@ -91,6 +114,8 @@ class Config:
     digest: DigestConfig = DigestConfig()
     rates: RatesConfig = RatesConfig()
     bot: BotConfig = BotConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
     database: str = DEFAULT_DB
     token: str | None = field(default=None, repr=False)  # never printed
     source: str = "built-in default"
@@ -142,7 +167,7 @@ def _overlay(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-_KNOWN = {"feeds", "topics", "fetch", "digest", "rates", "bot", "database"}
+_KNOWN = {"feeds", "topics", "fetch", "digest", "rates", "bot", "delivery", "schedule", "database"}
 
 
 def _build(data: dict[str, Any]) -> Config:
@@ -184,6 +209,13 @@ def _build(data: dict[str, Any]) -> Config:
     for key in bot.default_topics:
         if key not in keys:
             raise ConfigError(f"config key 'bot.default_topics': '{key}' is not a configured topic")
+    delivery = _section(data, "delivery", DeliveryConfig)
+    schedule = _section(data, "schedule", ScheduleConfig)
+    for value in schedule.fetch_rates_times:
+        if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ConfigError(f"config key 'schedule.fetch_rates_times': {value!r} is not HH:MM")
+    if delivery.concurrency < 1 or delivery.group_per_minute < 1:
+        raise ConfigError("config keys 'delivery.concurrency' and 'group_per_minute' must be >= 1")
     database = data.get("database", DEFAULT_DB)
     if not isinstance(database, str) or not database:
         raise ConfigError("config key 'database' must be a file path")
@@ -194,6 +226,8 @@ def _build(data: dict[str, Any]) -> Config:
         digest=digest,
         rates=rates,
         bot=bot,
+        delivery=delivery,
+        schedule=schedule,
         database=database,
     )
 

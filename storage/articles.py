@@ -214,3 +214,13 @@ def _with_details(db: Database, rows: list[dict]) -> list[Article]:
         )
         for r in rows
     ]
+
+
+def prune_articles(db: Database, before: datetime) -> int:
+    """Delete articles published before `before`, with their sources and topics."""
+    cutoff = utc_iso(before)
+    with db.atomic():
+        old = "select id from articles where published < ?"
+        db.execute(f"delete from article_topics where article_id in ({old})", [cutoff])
+        db.execute(f"delete from article_sources where article_id in ({old})", [cutoff])
+        return db.execute("delete from articles where published < ?", [cutoff]).rowcount

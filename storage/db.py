@@ -97,8 +97,31 @@ def _v1_initial(db: Database) -> None:
     )
 
 
+def _v2_deliveries(db: Database) -> None:
+    """The delivery ledger, and the rendered digests it points to (shared by many chats)."""
+    db["digests"].create({"id": int, "key": str, "created_at": str, "messages": str}, pk="id")
+    db["deliveries"].create(
+        {
+            "chat_id": int,
+            "digest_date": str,
+            "status": str,
+            "due_at": str,
+            "digest_id": int,
+            "parts_total": int,
+            "parts_sent": int,
+            "attempts": int,
+            "error": str,
+            "updated_at": str,
+            "sent_at": str,
+        },
+        pk=("chat_id", "digest_date"),
+        defaults={"parts_total": 0, "parts_sent": 0, "attempts": 0},
+    )
+    db["deliveries"].create_index(["digest_date", "status"])
+
+
 # Append only: a migration, once released, is never edited; the schema version is its index + 1.
-MIGRATIONS: list[Migration] = [_v1_initial]
+MIGRATIONS: list[Migration] = [_v1_initial, _v2_deliveries]
 
 
 def schema_version(db: Database) -> int:

@@ -62,3 +62,24 @@ class Subscriber:
     delivery_time: str = "08:00"
     topics: list[str] = field(default_factory=list)
     active: bool = True
+    created_at: datetime | None = None
+
+
+@dataclass
+class Delivery:
+    """One row of the delivery ledger: a chat's digest of one local day, and how far it got.
+
+    status: sending (claimed, `parts_sent` of `parts_total` messages out), retry (a transient
+    failure; the next pass resumes), sent, skipped (fell due too long ago), failed (the chat is
+    closed to the bot), moved (the group became a supergroup with another id).
+    """
+
+    chat_id: int
+    digest_date: date
+    status: str
+    due_at: datetime
+    digest_id: int | None = None
+    parts_total: int = 0
+    parts_sent: int = 0
+    attempts: int = 0
+    error: str | None = None

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlite_utils import Database
 from sqlite_utils.db import NotFoundError
 
-from storage.db import utc_iso
+from storage.db import from_iso, utc_iso
 from storage.records import Subscriber
 
 
@@ -31,6 +31,7 @@ def get_subscriber(db: Database, chat_id: int) -> Subscriber | None:
         delivery_time=row["delivery_time"],
         topics=topics,
         active=bool(row["active"]),
+        created_at=from_iso(row["created_at"]),
     )
 
 
@@ -52,7 +53,8 @@ def save_subscriber(db: Database, subscriber: Subscriber, now: datetime | None =
         if exists:
             db["subscribers"].update(subscriber.chat_id, values)
         else:
-            db["subscribers"].insert({**values, "created_at": stamp})
+            created = utc_iso(subscriber.created_at) if subscriber.created_at else stamp
+            db["subscribers"].insert({**values, "created_at": created})
         db.execute("delete from subscriber_topics where chat_id = ?", [subscriber.chat_id])
         if subscriber.topics:
             db["subscriber_topics"].insert_all(
