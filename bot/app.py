@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlite_utils import Database
 from telegram import BotCommand
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder
 
 from bot.i18n import translator
+from bot.ratelimit import PacingRateLimiter
 from digest.config import Config
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,20 @@ async def register_commands(application: Application) -> None:
         )
 
 
+def rate_limiter_for(config: Config) -> PacingRateLimiter:
+    """One limiter for every call the bot makes: replies and the daily broadcast share the budget."""
+    settings = config.delivery
+    return PacingRateLimiter(
+        global_rate=settings.global_rate,
+        per_chat_interval=settings.per_chat_interval,
+        group_per_minute=settings.group_per_minute,
+    )
+
+
+def api_root(config: Config, api_url: str | None = None) -> str:
+    return (api_url or config.bot.api_url or DEFAULT_API_URL).rstrip("/")
+
+
 def build_application(
     config: Config,
     db: Database,
@@ -100,24 +116,48 @@ def build_application(
     api_url: str | None = None,
     now: Callable[[], datetime] | None = None,
     rate_limiter: bool = True,
+    jobs: bool = False,
+    handle_signals: bool = False,
 ) -> Application:
-    """The Application with every handler registered, talking to `api_url` (Telegram by default)."""
+    """The Application with every handler registered, talking to `api_url` (Telegram by default).
+
+    `jobs` schedules delivery, feeds, rates and pruning; `handle_signals` makes SIGTERM and
+    SIGINT finish the message in flight, record it and stop (for `newsdigest run`).
+    """
     from bot.handlers import register
 
-    root = (api_url or config.bot.api_url or DEFAULT_API_URL).rstrip("/")
+    root = api_root(config, api_url)
     builder = (
         ApplicationBuilder()
         .token(token)
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
-        .post_init(register_commands)
+        .post_init(_on_start_with_signals if handle_signals else register_commands)
     )
     if rate_limiter:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+        builder = builder.rate_limiter(rate_limiter_for(config))
     application = builder.build()
     application.bot_data["services"] = Services(config, db, now or (lambda: datetime.now(UTC)))
     register(application)
+    if jobs:
+        from bot.jobs import schedule_jobs
+
+        schedule_jobs(application)
     return application
+
+
+async def _on_start_with_signals(application: Application) -> None:
+    await register_commands(application)
+    services: Services = application.bot_data["services"]
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        log.info("stopping: finishing the message in flight")
+        services.stopping.set()
+        application.stop_running()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop)
 
 
 async def start_bot(application: Application, *, poll_timeout: int = 10) -> None:

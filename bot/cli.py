@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from sqlite_utils import Database
@@ -18,6 +19,7 @@ from digest.render import article_dict, render_html, render_json, render_text
 from digest.timespec import TimeSpecError, parse_since
 from storage.articles import count_articles, recent_articles
 from storage.db import open_db
+from storage.rates import count_rates
 
 log = logging.getLogger("newsdigest")
 
@@ -335,7 +337,7 @@ def topics(ctx: Context) -> None:
 @click.option("--chart", metavar="CODE", help="Draw this currency's history as a PNG instead.")
 @click.option(
     "--days",
-    type=click.IntRange(2, 3660),
+    type=click.IntRange(3, 3660),
     default=30,
     show_default=True,
     help="How many days the chart covers.",
@@ -371,7 +373,7 @@ def rates(
     if do_fetch:
         from digest.rates_fetch import fetch_rates, store_rates
 
-        report = asyncio.run(fetch_rates(config))
+        report = asyncio.run(fetch_rates(config, currencies=codes))
         store_rates(db, report)
         for outcome in report.outcomes:
             if outcome.currency not in codes:
@@ -387,14 +389,13 @@ def rates(
             else:
                 click.echo(f"!! {outcome.currency}: no source answered", err=True)
         click.echo(f"{report.stored} new observations stored.", err=True)
-    elif not no_sample and db["rates"].count == 0:
+    elif not no_sample and count_rates(db) == 0:
         _ensure_sample(ctx, db, True)
-    if chart:
-        _write_chart(
-            db, chart.upper(), config.rates.base, days, out or Path(f"{chart.upper()}.png")
-        )
+    today = _region_today(config)
+    if chart is not None:
+        code = _currencies_option(chart)[0]
+        _write_chart(db, config, code, days, today, out or Path(f"{code}.png"))
         return
-    today = datetime.now(UTC).date()
     lines = rate_lines(db, codes, config.rates.base, today, chains=config.rates.chains)
     missing = [c for c in codes if c not in {line.currency for line in lines}]
     if fmt == "json":
@@ -409,25 +410,53 @@ def rates(
         )
 
 
-def _write_chart(db: Database, code: str, base: str, days: int, out: Path) -> None:
+def _region_today(config: Config) -> date:
+    """Today where the profile's readers are (the banks' day), not in UTC."""
+    return datetime.now(ZoneInfo(config.bot.default_timezone)).date()
+
+
+def _write_chart(
+    db: Database, config: Config, code: str, days: int, today: date, out: Path
+) -> None:
     from digest.chart import ChartError
     from digest.rates import chart_png
 
+    base = config.rates.base
     try:
-        png = chart_png(db, code, base, days, datetime.now(UTC).date())
+        png = chart_png(db, code, base, days, today, config.rates.chains)
     except ChartError as exc:
         raise click.ClickException(str(exc)) from None
-    out.write_bytes(png)
+    try:
+        out.write_bytes(png)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
     click.echo(f"Wrote {out} ({len(png) // 1024} KB): {code} per {base}, last {days} days.")
 
 
-def _service_logging() -> None:
-    """A running bot logs what it does; httpx would log every URL, and URLs carry the token."""
+class _Redact(logging.Filter):
+    """Masks the bot token wherever it appears in a log line (Bot API URLs carry it)."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.secret in message:
+            record.msg, record.args = message.replace(self.secret, "<token>"), None
+        return True
+
+
+def _service_logging(token: str | None = None) -> None:
+    """A running bot logs what it does at INFO, never its token; httpx's per-request lines go."""
     root = logging.getLogger()
     if root.level > logging.INFO:
         root.setLevel(logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    if token:
+        for handler in root.handlers:
+            handler.addFilter(_Redact(token))
 
 
 @cli.command()
@@ -436,24 +465,56 @@ def _service_logging() -> None:
     metavar="URL",
     help="Bot API server root: a self-hosted server or the emulator (default: Telegram).",
 )
+@click.option(
+    "--webhook",
+    metavar="URL",
+    help="Receive updates by webhook at this public URL instead of long polling.",
+)
+@click.option("--listen", default="127.0.0.1", show_default=True, help="Webhook: address to bind.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8443,
+    show_default=True,
+    help="Webhook: port to bind.",
+)
 @pass_ctx
-def run(ctx: Context, api_url: str | None) -> None:
-    """Run the bot with long polling (token from TELEGRAM_BOT_TOKEN)."""
+def run(ctx: Context, api_url: str | None, webhook: str | None, listen: str, port: int) -> None:
+    """Run the bot: commands, scheduled delivery, feeds and rates (token from TELEGRAM_BOT_TOKEN).
+
+    Long polling by default; with --webhook, Telegram posts updates to that URL and every post
+    must carry the secret token (TELEGRAM_WEBHOOK_SECRET, or one made up at start).
+    """
+    import os
+    import secrets
+    from urllib.parse import urlsplit
+
     from telegram import Update
     from telegram.error import InvalidToken, NetworkError
 
-    from bot.app import TokenError, build_application, check_token
+    from bot.app import build_application
 
     config = ctx.config
     api_url = api_url or config.bot.api_url
+    token = _token(config, api_url)
+    _service_logging(token)
+    application = build_application(
+        config, ctx.db(), token, api_url=api_url, jobs=True, handle_signals=True
+    )
     try:
-        token = check_token(config.token, strict=api_url is None)
-    except TokenError as exc:
-        raise click.ClickException(str(exc)) from None
-    _service_logging()
-    application = build_application(config, ctx.db(), token, api_url=api_url)
-    try:
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
+        if webhook:
+            secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET") or secrets.token_urlsafe(32)
+            application.run_webhook(
+                listen=listen,
+                port=port,
+                url_path=urlsplit(webhook).path.lstrip("/"),
+                webhook_url=webhook,
+                secret_token=secret,
+                allowed_updates=Update.ALL_TYPES,
+                stop_signals=None,
+            )
+        else:
+            application.run_polling(allowed_updates=Update.ALL_TYPES, stop_signals=None)
     except InvalidToken:
         raise click.ClickException(
             "the Bot API refused the token (401 Unauthorized): check TELEGRAM_BOT_TOKEN"
@@ -461,6 +522,58 @@ def run(ctx: Context, api_url: str | None) -> None:
     except NetworkError as exc:
         where = api_url or "api.telegram.org"
         raise click.ClickException(f"cannot reach the Bot API at {where} ({exc})") from None
+
+
+def _token(config: Config, api_url: str | None) -> str:
+    from bot.app import TokenError, check_token
+
+    try:
+        return check_token(config.token, strict=api_url is None)
+    except TokenError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.command()
+@click.option("--now", "due_now", is_flag=True, help="Deliver to everyone who is due now.")
+@click.option(
+    "--all",
+    "everyone",
+    is_flag=True,
+    help="Deliver today's digest to every subscriber who has not had it yet.",
+)
+@click.option("--api-url", metavar="URL", help="Bot API server root (default: Telegram).")
+@pass_ctx
+def deliver(ctx: Context, due_now: bool, everyone: bool, api_url: str | None) -> None:
+    """Run one delivery pass and report what it did (token from TELEGRAM_BOT_TOKEN)."""
+    import asyncio
+
+    from telegram.ext import ExtBot
+
+    from bot.app import api_root, rate_limiter_for
+    from bot.delivery import DeliveryPass
+
+    if not (due_now or everyone):
+        raise click.UsageError("say --now (who is due) or --all (everyone not served today)")
+    config = ctx.config
+    api_url = api_url or config.bot.api_url
+    token = _token(config, api_url)
+    _service_logging(token)
+    db = ctx.db()
+
+    async def one_pass():
+        root = api_root(config, api_url)
+        bot = ExtBot(token, base_url=f"{root}/bot", rate_limiter=rate_limiter_for(config))
+        async with bot:
+            return await DeliveryPass(db, config, bot).run(everyone=everyone)
+
+    report = asyncio.run(one_pass())
+    click.echo(
+        f"{report.due} due: {report.delivered} delivered ({report.messages} messages, "
+        f"{report.digests_built} distinct digests), {report.retry} to retry, "
+        f"{report.closed} closed chats unsubscribed, {report.skipped} skipped as too late."
+    )
+    for error in report.errors:
+        click.echo(f"!! {error}", err=True)
 
 
 @cli.command()
@@ -476,7 +589,7 @@ def run(ctx: Context, api_url: str | None) -> None:
 def demo(ctx: Context, interactive: bool, language: str) -> None:
     """Run the bot against the local emulator on the sample data and show the chat.
 
-    Needs no token and no network. The database is a fresh temporary one unless --db is given.
+    Needs no token and no network. The database is a fresh temporary one, removed afterwards.
     """
     import asyncio
     import tempfile
@@ -487,12 +600,11 @@ def demo(ctx: Context, interactive: bool, language: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     config = ctx.config
     with tempfile.TemporaryDirectory() as tmp:
-        db = open_db(ctx._db_path) if ctx._db_path else open_db(Path(tmp) / "demo.db")
-        if count_articles(db) == 0:
-            stats, rates = load_sample(db, config)
-            click.echo(f"Loaded the sample: {stats.new} articles, {rates} rates.", err=True)
+        db = open_db(Path(tmp) / "demo.db")  # never the operator's database
+        stats, rates = load_sample(db, config)
+        click.echo(f"Loaded the sample: {stats.new} articles, {rates} rates.", err=True)
         if interactive:
-            asyncio.run(demo_module.interactive(config, db, input, click.echo))
+            asyncio.run(demo_module.interactive(config, db, input, click.echo, language))
             return
         total = len(demo_module.SCRIPT)
         with click.progressbar(length=total, label="Chatting with the bot", file=sys.stderr) as bar:

@@ -20,7 +20,10 @@ DEMO_USER = 1001
 
 @dataclass(frozen=True)
 class Step:
-    """One thing the demo user does: type `text`, or press the button labelled `press`."""
+    """One thing the demo user does: type `text`, or press the button whose data is `press`.
+
+    Buttons are named by their callback data, which is the same in every language.
+    """
 
     text: str | None = None
     press: str | None = None
@@ -28,16 +31,16 @@ class Step:
 
 SCRIPT = (
     Step(text="/start"),
-    Step(press="Topics"),
-    Step(press="Energy"),
-    Step(press="Done"),
+    Step(press="m:topics"),
+    Step(press="t:energy"),
+    Step(press="t-done"),
     Step(text="/rates"),
     Step(text="/rates KZT"),
     Step(text="/news migration"),
     Step(text="/digest"),
     Step(text="/time 07:30"),
     Step(text="/timezone"),
-    Step(press="Asia/Tashkent"),
+    Step(press="tz:Asia/Tashkent"),
     Step(text="/settings"),
 )
 
@@ -58,11 +61,11 @@ class Progress:
             await asyncio.sleep(0.02)
 
 
-def _last_button_message(emulator: BotAPIEmulator, chat_id: int, label: str) -> int:
+def _last_button_message(emulator: BotAPIEmulator, chat_id: int, data: str) -> int:
     for message in reversed(emulator.sent(chat_id)):
-        if any(text == label for row in message.buttons for text, _ in row):
+        if any(value == data for row in message.buttons for _, value in row):
             return message.message_id
-    raise LookupError(f"no message with a button {label!r}")
+    raise LookupError(f"no message has that button ({data})")
 
 
 async def act(emulator: BotAPIEmulator, progress: Progress, chat_id: int, step: Step) -> None:
@@ -72,8 +75,7 @@ async def act(emulator: BotAPIEmulator, progress: Progress, chat_id: int, step: 
         emulator.user_sends(chat_id, step.text)
     else:
         message_id = _last_button_message(emulator, chat_id, step.press)
-        message = next(m for m in emulator.sent(chat_id) if m.message_id == message_id)
-        emulator.user_presses(chat_id, message_id, message.button_data(step.press))
+        emulator.user_presses(chat_id, message_id, step.press)
     await progress.wait(expected)
 
 
@@ -104,11 +106,15 @@ async def play(
 
 
 async def interactive(
-    config: Config, db: Database, read: Callable[[str], str], write: Callable[[str], None]
+    config: Config,
+    db: Database,
+    read: Callable[[str], str],
+    write: Callable[[str], None],
+    language_code: str = "en",
 ) -> None:
     """A person types to the bot; a number presses that button of the bot's last keyboard."""
     with BotAPIEmulator() as emulator:
-        emulator.add_user(DEMO_USER, "You", language_code=config.bot.default_language)
+        emulator.add_user(DEMO_USER, "You", language_code=language_code)
         application = build_application(
             config, db, emulator.token, api_url=emulator.base_url.removesuffix("/bot")
         )
@@ -130,8 +136,7 @@ async def interactive(
                     continue
                 buttons = _latest_buttons(emulator)
                 if line.isdigit() and buttons and 1 <= int(line) <= len(buttons):
-                    message_id, label = buttons[int(line) - 1]
-                    step = Step(press=label)
+                    step = Step(press=buttons[int(line) - 1][1])
                 else:
                     step = Step(text=line)
                 try:
@@ -141,16 +146,16 @@ async def interactive(
                 log = emulator.transcript_text(DEMO_USER).splitlines()
                 write("\n".join(log[shown:]))
                 shown = len(log)
-                for number, (_, label) in enumerate(_latest_buttons(emulator), start=1):
+                for number, (label, _) in enumerate(_latest_buttons(emulator), start=1):
                     write(f"  {number}: {label}")
         finally:
             await stop_bot(application)
 
 
-def _latest_buttons(emulator: BotAPIEmulator) -> list[tuple[int, str]]:
-    """The buttons of the bot's latest message that has any, numbered in reading order."""
+def _latest_buttons(emulator: BotAPIEmulator) -> list[tuple[str, str]]:
+    """(label, data) of the buttons of the bot's latest message that has any, in reading order."""
     for message in reversed(emulator.sent(DEMO_USER)):
-        labels = [text for row in message.buttons for text, _ in row]
-        if labels:
-            return [(message.message_id, label) for label in labels]
+        buttons = [(text, data) for row in message.buttons for text, data in row if data]
+        if buttons:
+            return buttons
     return []

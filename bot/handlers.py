@@ -33,6 +33,7 @@ from digest.chart import ChartError
 from digest.rates import chart_png, rate_lines
 from digest.render import Presentation, render_headlines, render_html, render_rates_html
 from storage.articles import count_articles, recent_articles, search_articles
+from storage.deliveries import last_sent_at
 from storage.feeds import feed_states
 from storage.records import Subscriber
 from storage.subscribers import count_subscribers, get_subscriber
@@ -98,9 +99,15 @@ def args_text(context: ContextTypes.DEFAULT_TYPE) -> str:
 
 
 def is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """An operator's own chat: a listed chat id, or a listed user in a private chat with the bot.
+
+    A listed user typing /stats in a group gets the normal help: the figures stay private.
+    """
     admins = services(context).config.bot.admins
     user = update.effective_user
-    return chat_id_of(update) in admins or (user is not None and user.id in admins)
+    if chat_id_of(update) in admins:
+        return True
+    return update.effective_chat.type == "private" and user is not None and user.id in admins
 
 
 def rows(buttons: list[InlineKeyboardButton], width: int = 2) -> InlineKeyboardMarkup:
@@ -211,6 +218,32 @@ def help_text(_: Translate, admin: bool) -> str:
     return "\n".join(lines)
 
 
+# ---- prompts used by commands and buttons alike ---------------------------------------------
+
+
+async def ask_to_subscribe(update: Update, _: Translate) -> None:
+    await reply(update, esc(_("You are not subscribed yet. Send /start to subscribe.")))
+
+
+async def ask_time(update: Update, _: Translate) -> None:
+    text = _("When should the daily digest arrive? Or type /time HH:MM.")
+    await reply(update, esc(text), time_keyboard())
+
+
+async def ask_zone(update: Update, _: Translate) -> None:
+    text = _("Pick your time zone, or type one, e.g. /timezone Asia/Tashkent.")
+    await reply(update, esc(text), zone_keyboard())
+
+
+async def ask_topics(update: Update, svc: Services, subscriber: Subscriber) -> None:
+    _ = translator(subscriber.language)
+    await reply(
+        update,
+        esc(_("Tap a topic to switch it on or off.")),
+        topics_keyboard(svc, subscriber.topics, subscriber.language),
+    )
+
+
 # ---- commands ------------------------------------------------------------------------------
 
 
@@ -263,7 +296,7 @@ async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     subscriber = subscriber_of(update, context)
     if subscriber is None:
         _ = translator(language_of(update, context))
-        await reply(update, esc(_("You are not subscribed yet. Send /start to subscribe.")))
+        await ask_to_subscribe(update, _)
         return
     await reply(
         update, settings_text(svc, subscriber), menu_keyboard(translator(subscriber.language))
@@ -296,7 +329,7 @@ async def rates(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     block = render_rates_html(lines, style)
     try:
-        png = chart_png(svc.db, code, svc.config.rates.base, CHART_DAYS, today)
+        png = chart_png(svc.db, code, svc.config.rates.base, CHART_DAYS, today, chains)
     except ChartError:
         note = _("Not enough history yet for a chart.")
         await reply(update, f"{block}\n<i>{esc(note)}</i>")
@@ -345,11 +378,11 @@ async def digest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     svc = services(context)
     subscriber = subscriber_of(update, context)
     style = style_of(update, context)
-    topics = (
-        (subscriber.topics if subscriber and subscriber.topics else None)
-        or list(svc.config.bot.default_topics)
-        or None
-    )
+    if subscriber is not None and not subscriber.topics:
+        _ = style.gettext
+        await reply(update, esc(_("You have switched off every topic: pick some with /topics.")))
+        return
+    topics = subscriber.topics if subscriber else list(svc.config.bot.default_topics) or None
     await update.effective_chat.send_action(ChatAction.TYPING)
     now = svc.now()
     digest = build_digest(
@@ -369,15 +402,11 @@ async def time_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     svc = services(context)
     _ = translator(language_of(update, context))
     if subscriber_of(update, context) is None:
-        await reply(update, esc(_("You are not subscribed yet. Send /start to subscribe.")))
+        await ask_to_subscribe(update, _)
         return
     text = args_text(context)
     if not text:
-        await reply(
-            update,
-            esc(_("When should the daily digest arrive? Or type /time HH:MM.")),
-            time_keyboard(),
-        )
+        await ask_time(update, _)
         return
     try:
         value = subs.parse_time(text)
@@ -409,15 +438,11 @@ async def timezone_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     svc = services(context)
     _ = translator(language_of(update, context))
     if subscriber_of(update, context) is None:
-        await reply(update, esc(_("You are not subscribed yet. Send /start to subscribe.")))
+        await ask_to_subscribe(update, _)
         return
     text = args_text(context)
     if not text:
-        await reply(
-            update,
-            esc(_("Pick your time zone, or type one, e.g. /timezone Asia/Tashkent.")),
-            zone_keyboard(),
-        )
+        await ask_zone(update, _)
         return
     try:
         zone = subs.parse_timezone(text)
@@ -450,14 +475,9 @@ async def topics_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     subscriber = subscriber_of(update, context)
     if subscriber is None:
         _ = translator(language_of(update, context))
-        await reply(update, esc(_("You are not subscribed yet. Send /start to subscribe.")))
+        await ask_to_subscribe(update, _)
         return
-    _ = translator(subscriber.language)
-    await reply(
-        update,
-        esc(_("Tap a topic to switch it on or off.")),
-        topics_keyboard(svc, subscriber.topics, subscriber.language),
-    )
+    await ask_topics(update, svc, subscriber)
 
 
 async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -490,8 +510,6 @@ async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 
 async def confirm_language(update: Update, context, code: str, svc: Services) -> None:
-    if subscriber_of(update, context) is None:
-        subs.subscribe(svc.db, svc.config, chat_id_of(update), code, svc.now())
     subscriber = subs.update(svc.db, chat_id_of(update), language=code)
     _ = translator(subscriber.language)
     await reply(update, esc(_("Done: I will speak English with you.")))
@@ -510,7 +528,8 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         f"Subscribers: {count_subscribers(svc.db)} active, {count_subscribers(svc.db, False)} in all",
         f"Articles stored: {count_articles(svc.db)}",
         f"Feeds: {len(svc.config.feeds)} configured, {failing} failing",
-        "Last delivery: none yet",
+        "Last delivery: "
+        + (f"{last:%Y-%m-%d %H:%M} UTC" if (last := last_sent_at(svc.db)) else "none yet"),
     ]
     await reply(update, "\n".join(lines))
 
@@ -571,7 +590,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     kind, _sep, value = data.partition(":")
     subscriber = subscriber_of(update, context)
     _ = translator(language_of(update, context))
-    needs_subscription = kind in ("t", "tm", "tz", "m") or data == "t-done"
+    needs_subscription = kind in ("t", "tm", "tz", "m", "lg") or data == "t-done"
     if needs_subscription and subscriber is None:
         await query.answer(_("Send /start first."), show_alert=True)
         return
@@ -586,12 +605,15 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             log.debug("keyboard not changed: %s", exc)
     elif data == "t-done":
         await query.answer()
-        await query.edit_message_text(
-            esc(_("Your topics: {topics}")).format(
-                topics=esc(topic_names(subscriber.topics, svc, subscriber.language))
-            ),
-            parse_mode=ParseMode.HTML,
-        )
+        try:
+            await query.edit_message_text(
+                esc(_("Your topics: {topics}")).format(
+                    topics=esc(topic_names(subscriber.topics, svc, subscriber.language))
+                ),
+                parse_mode=ParseMode.HTML,
+            )
+        except BadRequest as exc:  # a double tap: the message already says so
+            log.debug("message not changed: %s", exc)
     elif kind == "n" and svc.config.topic(value):
         await query.answer()
         await send_news(update, context, value)
@@ -606,25 +628,13 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await confirm_language(update, context, value, svc)
     elif data == "m:topics":
         await query.answer()
-        await reply(
-            update,
-            esc(_("Tap a topic to switch it on or off.")),
-            topics_keyboard(svc, subscriber.topics, subscriber.language),
-        )
+        await ask_topics(update, svc, subscriber)
     elif data == "m:time":
         await query.answer()
-        await reply(
-            update,
-            esc(_("When should the daily digest arrive? Or type /time HH:MM.")),
-            time_keyboard(),
-        )
+        await ask_time(update, _)
     elif data == "m:tz":
         await query.answer()
-        await reply(
-            update,
-            esc(_("Pick your time zone, or type one, e.g. /timezone Asia/Tashkent.")),
-            zone_keyboard(),
-        )
+        await ask_zone(update, _)
     elif data == "m:digest":
         await query.answer()
         await digest_now(update, context)

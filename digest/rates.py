@@ -119,13 +119,24 @@ def format_change(pct: Decimal | None) -> str:
     return f"{rounded:+f}%"
 
 
-def chart_png(db: Database, currency: str, base: str, days: int, today: date) -> bytes:
-    """The PNG of one currency's history (its best-covered source's line); ChartError if too short."""
+def chart_png(
+    db: Database,
+    currency: str,
+    base: str,
+    days: int,
+    today: date,
+    chains: Mapping[str, Sequence[str]] | None = None,
+) -> bytes:
+    """The PNG of one currency's history, from the source its rate line shows; ChartError if short.
+
+    One source's line only: values of two sources differ by a few percent and must not mix.
+    """
     from digest.chart import chart_series, render_chart
     from digest.providers.registry import source_title
 
     observations = history(db, currency, base, since=today - timedelta(days=days))
-    source = chart_series(observations, currency=currency)[0]  # one source's line: never mixed
+    line = latest_line(observations, today, (chains or {}).get(currency, ()))
+    source = chart_series(observations, source=line.source if line else None, currency=currency)[0]
     return render_chart(
         [o for o in observations if o.source == source],
         currency=currency,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -35,6 +36,9 @@ class RatesReport:
     day: date
     outcomes: list[CurrencyOutcome]
     stored: int = 0
+    # Everything the sources that answered published (a cross-rate file has dozens of
+    # currencies): kept too, so each source's own history, and its day-to-day change, builds up.
+    published: list[RateObservation] = field(default_factory=list)
 
     @property
     def observations(self) -> list[RateObservation]:
@@ -72,7 +76,11 @@ async def _load(
 
 
 async def fetch_rates(
-    config: Config, *, day: date | None = None, client: httpx.AsyncClient | None = None
+    config: Config,
+    *,
+    day: date | None = None,
+    client: httpx.AsyncClient | None = None,
+    currencies: Sequence[str] | None = None,
 ) -> RatesReport:
     """Each configured currency's rate for `day` (default: today in the default time zone).
 
@@ -82,7 +90,8 @@ async def fetch_rates(
     # "Today" is the region's day, not UTC's: at 02:00 in Almaty the banks are on the new date.
     day = day or datetime.now(ZoneInfo(config.bot.default_timezone)).date()
     rates = config.rates
-    outcomes = {c: CurrencyOutcome(c) for c in rates.currencies if c != rates.base}
+    wanted = currencies or rates.currencies
+    outcomes = {c: CurrencyOutcome(c) for c in wanted if c != rates.base}
     results: dict[str, list[RateObservation] | ProviderError] = {}
     own_client = client is None
     client = client or httpx.AsyncClient(
@@ -119,7 +128,8 @@ async def fetch_rates(
     finally:
         if own_client:
             await client.aclose()
-    return RatesReport(day=day, outcomes=list(outcomes.values()))
+    published = [o for answer in results.values() if isinstance(answer, list) for o in answer]
+    return RatesReport(day=day, outcomes=list(outcomes.values()), published=published)
 
 
 def _take(
@@ -144,6 +154,9 @@ def _take(
 
 
 def store_rates(db: Database, report: RatesReport, fetched_at: datetime | None = None) -> int:
-    """Keep every accepted observation; returns how many were new."""
-    report.stored = add_observations(db, report.observations, fetched_at)
+    """Keep every observation the sources published; returns how many were new.
+
+    Only those dated as the payload states are kept; a file for another day is a fact too.
+    """
+    report.stored = add_observations(db, [*report.observations, *report.published], fetched_at)
     return report.stored

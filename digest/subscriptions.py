@@ -62,7 +62,14 @@ def parse_time(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def _zones_by_lower_name() -> dict[str, str]:
-    names = {name.lower(): name for name in available_timezones()}
+    # Area/City names only: "localtime", "Factory" or "EST" are not places anyone lives.
+    zones = [
+        n
+        for n in available_timezones()
+        if "/" in n and not n.startswith(("Etc/", "SystemV/", "posix/", "right/"))
+    ]
+    names = {name.lower(): name for name in zones}
+    names["utc"] = "UTC"
     # The city alone is what people type: "Almaty", "tashkent".
     for name in list(names.values()):
         city = name.rsplit("/", 1)[-1].lower()
@@ -119,7 +126,10 @@ def subscribe(
 
 
 def unsubscribe(db: Database, chat_id: int) -> bool:
-    """Stop deliveries; settings are kept for a return. False if the chat never subscribed."""
+    """Stop deliveries; settings are kept for a return. False if the chat was not subscribed."""
+    subscriber = get_subscriber(db, chat_id)
+    if subscriber is None or not subscriber.active:
+        return False
     return set_active(db, chat_id, False)
 
 

@@ -185,8 +185,12 @@ async def test_observations_are_stored_and_the_change_stays_within_one_source(so
         db, await fetch_rates(config, day=date(2026, 11, 26)), datetime(2026, 11, 26, 9, tzinfo=UTC)
     )
     [kzt] = rate_lines(db, ["KZT"], "USD", date(2026, 11, 26), config.rates.chains)
-    assert kzt.source == "cbr" and kzt.change_pct is None
-    assert len(history(db, "KZT")) == 3  # nothing overwritten
+    # CBR's previous file (25 Nov, fetched as a fallback for UZS on the 24th and kept) has the
+    # same KZT cross rate: 0.00%, not the -3.5% a comparison with NBK's 508.93 would make up.
+    assert kzt.source == "cbr" and kzt.previous == kzt.value
+    assert f"{kzt.change_pct:.2f}" == "0.00"
+    kept = {(o.source, o.as_of.day) for o in history(db, "KZT")}
+    assert {("nbk", 24), ("nbk", 25), ("cbr", 25), ("cbr", 26)} <= kept  # nothing overwritten
 
 
 async def test_stale_rate_is_shown_with_its_date(sources, tmp_path):
