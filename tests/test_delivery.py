@@ -295,3 +295,59 @@ async def test_deliver_all_sends_today_to_everyone_once(world):
     assert report.delivered == 2
     await world.run(datetime(2026, 11, 25, 15, 5, tzinfo=UTC))  # 20:05 local: already had it
     assert world.digests(900) == world.digests(901) == 1
+
+
+def test_deliver_command_runs_one_pass_and_says_what_it_did(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    path = tmp_path / "ops.db"
+    db = open_db(path)
+    config = load_config(env={})
+    load_sample(db, config)
+    with BotAPIEmulator(**LIMITS) as emulator:
+        for chat_id in (1, 2):
+            emulator.add_user(chat_id, f"User {chat_id}")
+            save_subscriber(
+                db,
+                Subscriber(
+                    chat_id=chat_id,
+                    timezone="UTC",
+                    delivery_time="23:59",
+                    topics=["economy"],
+                    created_at=T0,
+                ),
+            )
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", emulator.token)
+        args = ["--db", str(path), "deliver", "--api-url", emulator.base_url.removesuffix("/bot")]
+        refused = CliRunner().invoke(cli, args)
+        assert refused.exit_code == 2 and "say --now" in refused.output
+        first = CliRunner().invoke(cli, [*args, "--all"])
+        assert first.exit_code == 0, first.output
+        assert first.output.startswith("2 due: 2 delivered (2 messages, 1 distinct digests)")
+        again = CliRunner().invoke(cli, [*args, "--all"])
+        assert again.output.startswith("0 due: 0 delivered")
+        assert [len(emulator.sent(c)) for c in (1, 2)] == [1, 1]
+
+
+async def test_a_group_that_became_a_supergroup_keeps_its_digest(world):
+    world.emulator.add_group(-42, "Newsroom")
+    save_subscriber(
+        world.db,
+        Subscriber(
+            chat_id=-42,
+            timezone="Asia/Almaty",
+            delivery_time="08:00",
+            topics=["economy"],
+            created_at=T0,
+        ),
+    )
+    world.emulator.migrate_group(-42, -1000042)
+    now = datetime(2026, 11, 25, 3, 1, tzinfo=UTC)
+    await world.run(now)
+    assert get_subscriber(world.db, -42) is None
+    assert get_subscriber(world.db, -1000042).topics == ["economy"]
+    assert get_delivery(world.db, -42, date(2026, 11, 25)).status == "moved"
+    await world.run(now + timedelta(minutes=1))
+    assert world.digests(-1000042) == 1
