@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -19,10 +19,10 @@ from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
-from bot.i18n import translator
+from bot.i18n import presentation
 from digest.build import build_digest
 from digest.config import Config
-from digest.render import Presentation, render_html
+from digest.render import render_html
 from digest.schedule import DueDigest, ledger_days, plan
 from storage import deliveries as ledger_store
 from storage.subscribers import active_subscribers, move_subscriber, set_active
@@ -45,6 +45,29 @@ class PassReport:
     closed: int = 0  # blocked the bot, deleted, or not found: unsubscribed
     interrupted: int = 0  # stopped (shutdown) before they were finished
     errors: list[str] = field(default_factory=list)
+
+
+def render_digest(
+    db: Database,
+    config: Config,
+    topics: Sequence[str] | None,
+    language: str,
+    timezone: str,
+    now: datetime,
+) -> list[str]:
+    """The messages of the digest of the last `window_hours` on `topics`, as one reader sees it.
+
+    `topics` None means every configured topic; an empty list, none (the rates alone).
+    """
+    digest = build_digest(
+        db,
+        config,
+        since=now - timedelta(hours=config.digest.window_hours),
+        until=now,
+        topics=topics,
+        language=language,
+    )
+    return render_html(digest, style=presentation(language, timezone))
 
 
 class DeliveryPass:
@@ -109,26 +132,17 @@ class DeliveryPass:
     def _digest_for(self, item: DueDigest) -> tuple[int, int]:
         """(digest id, number of messages) of the subscriber's digest, built once per pass."""
         subscriber = item.subscriber
-        topics = tuple(subscriber.topics) or tuple(self.config.bot.default_topics)
-        key = (topics, subscriber.language, subscriber.timezone)
+        key = (tuple(subscriber.topics), subscriber.language, subscriber.timezone)
         if key not in self._digests:
             now = self.clock()
-            digest = build_digest(
+            messages = render_digest(
                 self.db,
                 self.config,
-                since=now - timedelta(hours=self.config.digest.window_hours),
-                until=now,
-                topics=list(topics) or None,
-                language=subscriber.language,
+                subscriber.topics,
+                subscriber.language,
+                subscriber.timezone,
+                now,
             )
-            from zoneinfo import ZoneInfo
-
-            style = Presentation(
-                language=subscriber.language,
-                tz=ZoneInfo(subscriber.timezone),
-                gettext=translator(subscriber.language),
-            )
-            messages = render_html(digest, style=style)
             digest_id = ledger_store.save_digest(self.db, repr(key), messages, now)
             self._digests[key] = (digest_id, len(messages))
             self.report.digests_built += 1

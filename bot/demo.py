@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlite_utils import Database
@@ -79,6 +80,24 @@ async def act(emulator: BotAPIEmulator, progress: Progress, chat_id: int, step: 
     await progress.wait(expected)
 
 
+@asynccontextmanager
+async def running_bot(
+    config: Config, db: Database, user_name: str, language_code: str
+) -> AsyncIterator[tuple[BotAPIEmulator, Progress]]:
+    """The emulator with one user, and the real bot polling it; both stopped afterwards."""
+    with BotAPIEmulator() as emulator:
+        emulator.add_user(DEMO_USER, user_name, language_code=language_code)
+        application = build_application(
+            config, db, emulator.token, api_url=emulator.base_url.removesuffix("/bot")
+        )
+        progress = Progress(application)
+        await start_bot(application, poll_timeout=1)
+        try:
+            yield emulator, progress
+        finally:
+            await stop_bot(application)
+
+
 async def play(
     config: Config,
     db: Database,
@@ -88,20 +107,11 @@ async def play(
     on_step: Callable[[str], None] | None = None,
 ) -> str:
     """Run the scripted conversation; returns the transcript as a chat log."""
-    with BotAPIEmulator() as emulator:
-        emulator.add_user(DEMO_USER, "Aida", language_code=language_code)
-        application = build_application(
-            config, db, emulator.token, api_url=emulator.base_url.removesuffix("/bot")
-        )
-        progress = Progress(application)
-        await start_bot(application, poll_timeout=1)
-        try:
-            for step in steps:
-                if on_step:
-                    on_step(step.text or f"[{step.press}]")
-                await act(emulator, progress, DEMO_USER, step)
-        finally:
-            await stop_bot(application)
+    async with running_bot(config, db, "Aida", language_code) as (emulator, progress):
+        for step in steps:
+            if on_step:
+                on_step(step.text or f"[{step.press}]")
+            await act(emulator, progress, DEMO_USER, step)
         return emulator.transcript_text(DEMO_USER)
 
 
@@ -113,43 +123,34 @@ async def interactive(
     language_code: str = "en",
 ) -> None:
     """A person types to the bot; a number presses that button of the bot's last keyboard."""
-    with BotAPIEmulator() as emulator:
-        emulator.add_user(DEMO_USER, "You", language_code=language_code)
-        application = build_application(
-            config, db, emulator.token, api_url=emulator.base_url.removesuffix("/bot")
-        )
-        progress = Progress(application)
-        await start_bot(application, poll_timeout=1)
+    async with running_bot(config, db, "You", language_code) as (emulator, progress):
         shown = 0
-        try:
-            write(
-                "Type to the bot (/help for its commands, a number to press a button, /quit to leave)."
-            )
-            while True:
-                try:
-                    line = (await asyncio.to_thread(read, "you> ")).strip()
-                except EOFError:
-                    break
-                if line in ("/quit", "/exit"):
-                    break
-                if not line:
-                    continue
-                buttons = _latest_buttons(emulator)
-                if line.isdigit() and buttons and 1 <= int(line) <= len(buttons):
-                    step = Step(press=buttons[int(line) - 1][1])
-                else:
-                    step = Step(text=line)
-                try:
-                    await act(emulator, progress, DEMO_USER, step)
-                except LookupError as exc:
-                    write(str(exc))
-                log = emulator.transcript_text(DEMO_USER).splitlines()
-                write("\n".join(log[shown:]))
-                shown = len(log)
-                for number, (label, _) in enumerate(_latest_buttons(emulator), start=1):
-                    write(f"  {number}: {label}")
-        finally:
-            await stop_bot(application)
+        write(
+            "Type to the bot (/help for its commands, a number to press a button, /quit to leave)."
+        )
+        while True:
+            try:
+                line = (await asyncio.to_thread(read, "you> ")).strip()
+            except EOFError:
+                break
+            if line in ("/quit", "/exit"):
+                break
+            if not line:
+                continue
+            buttons = _latest_buttons(emulator)
+            if line.isdigit() and buttons and 1 <= int(line) <= len(buttons):
+                step = Step(press=buttons[int(line) - 1][1])
+            else:
+                step = Step(text=line)
+            try:
+                await act(emulator, progress, DEMO_USER, step)
+            except LookupError as exc:
+                write(str(exc))
+            log = emulator.transcript_text(DEMO_USER).splitlines()
+            write("\n".join(log[shown:]))
+            shown = len(log)
+            for number, (label, _) in enumerate(_latest_buttons(emulator), start=1):
+                write(f"  {number}: {label}")
 
 
 def _latest_buttons(emulator: BotAPIEmulator) -> list[tuple[str, str]]:

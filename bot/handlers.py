@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import logging
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from telegram import (
     InlineKeyboardButton,
@@ -26,12 +25,12 @@ from telegram.ext import (
 )
 
 from bot.app import Services
-from bot.i18n import Translate, translator
+from bot.delivery import render_digest
+from bot.i18n import Translate, presentation, translator
 from digest import subscriptions as subs
-from digest.build import build_digest
 from digest.chart import ChartError
 from digest.rates import chart_png, rate_lines
-from digest.render import Presentation, render_headlines, render_html, render_rates_html
+from digest.render import Presentation, render_headlines, render_rates_html
 from storage.articles import count_articles, recent_articles, search_articles
 from storage.deliveries import last_sent_at
 from storage.feeds import feed_states
@@ -71,10 +70,6 @@ def language_of(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     user = update.effective_user
     default = services(context).config.bot.default_language
     return subs.pick_language(user.language_code if user else None, default)
-
-
-def presentation(language: str, timezone: str) -> Presentation:
-    return Presentation(language=language, tz=ZoneInfo(timezone), gettext=translator(language))
 
 
 def style_of(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Presentation:
@@ -383,17 +378,9 @@ async def digest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await reply(update, esc(_("You have switched off every topic: pick some with /topics.")))
         return
     topics = subscriber.topics if subscriber else list(svc.config.bot.default_topics) or None
+    timezone = subscriber.timezone if subscriber else svc.config.bot.default_timezone
     await update.effective_chat.send_action(ChatAction.TYPING)
-    now = svc.now()
-    digest = build_digest(
-        svc.db,
-        svc.config,
-        since=now - timedelta(hours=svc.config.digest.window_hours),
-        until=now,
-        topics=topics,
-        language=style.language,
-    )
-    for message in render_html(digest, style=style):
+    for message in render_digest(svc.db, svc.config, topics, style.language, timezone, svc.now()):
         await reply(update, message)
 
 

@@ -7,9 +7,12 @@ import io
 from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
+from zoneinfo import ZoneInfo
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+
+from digest.render import Presentation
 
 DOMAIN = "newsdigest"
 Translate = Callable[[str], str]
@@ -34,5 +37,6 @@ def translator(language: str) -> Translate:
     return translations(language).gettext
 
 
-def plural(language: str) -> Callable[[str, str, int], str]:
-    return translations(language).ngettext
+def presentation(language: str, timezone: str) -> Presentation:
+    """How a digest looks to one reader: their language, its catalog and their time zone."""
+    return Presentation(language=language, tz=ZoneInfo(timezone), gettext=translator(language))

@@ -62,7 +62,8 @@ def build_digest(
     per_topic: int | None = None,
 ) -> Digest:
     """Collect the digest for a window: each article once, under the chosen topic it fits best."""
-    topic_keys = list(dict.fromkeys(topics)) if topics else [t.key for t in config.topics]
+    # None means every topic; an empty list means none (a reader who switched them all off).
+    topic_keys = [t.key for t in config.topics] if topics is None else list(dict.fromkeys(topics))
     for key in topic_keys:
         if config.topic(key) is None:
             raise UnknownTopicError(key)
