@@ -147,17 +147,20 @@ def build_application(
 
 
 async def _on_start_with_signals(application: Application) -> None:
-    await register_commands(application)
     services: Services = application.bot_data["services"]
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
         log.info("stopping: finishing the message in flight")
         services.stopping.set()
+        limiter = application.bot.rate_limiter
+        if isinstance(limiter, PacingRateLimiter):
+            limiter.stop_waiting()  # messages still waiting for their turn are not sent
         application.stop_running()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop)
+    await register_commands(application)  # after the handlers: a SIGTERM now also stops cleanly
 
 
 async def start_bot(application: Application, *, poll_timeout: int = 10) -> None:

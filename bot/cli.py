@@ -454,6 +454,9 @@ def _service_logging(token: str | None = None) -> None:
         root.setLevel(logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # A delivery pass longer than the interval makes the scheduler skip a run and say so each
+    # time; the pass itself logs what it did.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     if token:
         for handler in root.handlers:
             handler.addFilter(_Redact(token))

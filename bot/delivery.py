@@ -20,6 +20,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
 from bot.i18n import presentation
+from bot.ratelimit import StoppedWaiting
 from digest.build import build_digest
 from digest.config import Config
 from digest.render import render_html
@@ -161,6 +162,10 @@ class DeliveryPass:
                 self.report.interrupted += 1
                 return
             outcome = await self._send(chat_id, messages[index])
+            if outcome == "stopped":
+                # The message never left: the ledger row resumes it after the restart.
+                self.report.interrupted += 1
+                return
             if outcome == "ok":
                 ledger_store.part_sent(self.db, chat_id, day, index + 1, self.clock())
                 self.report.messages += 1
@@ -179,6 +184,8 @@ class DeliveryPass:
                     chat_id, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
                 )
                 return "ok"
+            except StoppedWaiting:
+                return "stopped"
             except Forbidden as exc:
                 return f"closed:{exc.message}"
             except ChatMigrated as exc:

@@ -68,6 +68,10 @@ STALE_AFTER = 60.0  # seconds after its last message that a chat's schedule is f
 SWEEP_EVERY = 10.0  # seconds between sweeps of forgotten chats
 
 
+class StoppedWaiting(Exception):
+    """The bot is stopping: a paced call still waiting for its turn was not made."""
+
+
 @dataclass
 class RateLimiterStats:
     """Counters for benchmarks: paced calls released (retries included), retries, pauses."""
@@ -119,7 +123,13 @@ class PacingRateLimiter(BaseRateLimiter[int]):
         self._paused_until = -math.inf
         self._chats: dict[int | str, _ChatSchedule] = {}
         self._last_sweep = clock()
+        self._stopping = asyncio.Event()
         self.stats = RateLimiterStats()
+
+    def stop_waiting(self) -> None:
+        """Shutting down: paced calls waiting for their turn raise StoppedWaiting instead of
+        being made; a call already made is answered as usual."""
+        self._stopping.set()
 
     @property
     def tracked_chats(self) -> int:
@@ -192,10 +202,12 @@ class PacingRateLimiter(BaseRateLimiter[int]):
     async def _wait_turn(self, chat: _ChatSchedule) -> None:
         """Wait until the chat's slot, then take the next global slot and wait for it."""
         while True:
+            if self._stopping.is_set():
+                raise StoppedWaiting
             now = self._clock()
             ready = max(chat.last + chat.interval, self._paused_until)
             if ready > now:
-                await asyncio.sleep(ready - now)
+                await self._sleep(ready - now)
                 continue
             # The global slot is taken only once the chat is ready, so no slot goes unused
             # while a chat waits for its own turn.
@@ -220,7 +232,15 @@ class PacingRateLimiter(BaseRateLimiter[int]):
         """Sleep until the clock reaches `moment` (not at all if it has)."""
         delay = moment - self._clock()
         if delay > 0:
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep `seconds`; StoppedWaiting at once if the bot starts stopping meanwhile."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return
+        raise StoppedWaiting
 
     def _chat(self, key: int | str) -> _ChatSchedule:
         """The schedule of a chat, made on first use; forgotten ones are swept now and then."""
