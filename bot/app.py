@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import signal
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +42,20 @@ def check_token(token: str | None, *, strict: bool = True) -> str:
     return token
 
 
+class LRU(OrderedDict):
+    """A dict that keeps only the `size` most recently stored entries."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def __setitem__(self, key: object, value: object) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
 @dataclass
 class Services:
     """What handlers and jobs need, made once: config, the database, a clock, a stop signal."""
@@ -49,6 +64,8 @@ class Services:
     db: Database
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    # Rendered rate charts by (currency, day, source, as-of, value): a new rate makes a new key.
+    charts: dict[tuple, bytes] = field(default_factory=lambda: LRU(64))
 
 
 # Command -> English description; the menu is registered per language through the catalogs.

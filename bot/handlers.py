@@ -323,8 +323,14 @@ async def rates(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         return
     block = render_rates_html(lines, style)
+    # Drawing takes ~100 ms on the event loop; the picture only changes with a new rate.
+    line = lines[0]
+    key = (code, today, line.source, line.as_of, line.value)
     try:
-        png = chart_png(svc.db, code, svc.config.rates.base, CHART_DAYS, today, chains)
+        png = svc.charts.get(key) or chart_png(
+            svc.db, code, svc.config.rates.base, CHART_DAYS, today, chains
+        )
+        svc.charts[key] = png
     except ChartError:
         note = _("Not enough history yet for a chart.")
         await reply(update, f"{block}\n<i>{esc(note)}</i>")

@@ -19,6 +19,8 @@ Dispatch = Callable[[str, str, str, bytes, str], tuple[int, dict[str, Any]] | No
 class ApiServer(ThreadingHTTPServer):
     """A ThreadingHTTPServer that remembers its open connections, to close them on shutdown."""
 
+    request_queue_size = 128  # hundreds of simulated users connect at once in the benchmarks
+
     daemon_threads = True
 
     def __init__(self, dispatch: Dispatch, port: int = 0) -> None:
