@@ -49,6 +49,18 @@ class Provider:
         (the others ignore it)."""
         raise NotImplementedError
 
+    def usd_observation(
+        self, currency: str, row: Any, value_tag: str, nominal_tag: str, base: str, as_of: date
+    ) -> list[RateObservation]:
+        """The one observation a home bank's file gives: its USD row, local units per nominal."""
+        if row is None:
+            raise ProviderError(f"{self.title} sent no USD rate")
+        what = f"the {self.title} USD rate"
+        value = per_unit(
+            decimal(row.findtext(value_tag), what), decimal(row.findtext(nominal_tag), what), what
+        )
+        return [RateObservation(currency, base, value, self.name, as_of)]
+
     def parse(
         self, payload: Payload, base: str = "USD", *, day: date | None = None
     ) -> list[RateObservation]:

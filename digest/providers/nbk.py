@@ -9,10 +9,8 @@ from digest.providers.base import (
     Payload,
     Provider,
     ProviderError,
-    decimal,
     parse_day,
     parse_xml,
-    per_unit,
     require_usd,
 )
 from storage.records import RateObservation
@@ -41,10 +39,4 @@ class NationalBankOfKazakhstan(Provider):
             raise ProviderError(f"{self.title} has no rates in its answer{reason}")
         as_of = parse_day(root.findtext("date"), ("%d.%m.%Y",), f"the {self.title} payload")
         usd = next((i for i in items if (i.findtext("title") or "").strip() == "USD"), None)
-        if usd is None:
-            raise ProviderError(f"{self.title} sent no USD rate")
-        what = f"the {self.title} USD rate"
-        value = per_unit(
-            decimal(usd.findtext("description"), what), decimal(usd.findtext("quant"), what), what
-        )
-        return [RateObservation("KZT", base, value, self.name, as_of)]
+        return self.usd_observation("KZT", usd, "description", "quant", base, as_of)

@@ -8,11 +8,8 @@ from datetime import date
 from digest.providers.base import (
     Payload,
     Provider,
-    ProviderError,
-    decimal,
     parse_day,
     parse_xml,
-    per_unit,
     require_usd,
 )
 from storage.records import RateObservation
@@ -39,10 +36,4 @@ class NationalBankOfTajikistan(Provider):
             (v for v in root.iter("Valute") if (v.findtext("CharCode") or "").strip() == "USD"),
             None,
         )
-        if usd is None:
-            raise ProviderError(f"{self.title} sent no USD rate")
-        what = f"the {self.title} USD rate"
-        value = per_unit(
-            decimal(usd.findtext("Value"), what), decimal(usd.findtext("Nominal"), what), what
-        )
-        return [RateObservation("TJS", base, value, self.name, as_of)]
+        return self.usd_observation("TJS", usd, "Value", "Nominal", base, as_of)
