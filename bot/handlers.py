@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 from datetime import timedelta
 
@@ -30,7 +29,7 @@ from bot.i18n import Translate, presentation, translator
 from digest import subscriptions as subs
 from digest.chart import ChartError
 from digest.rates import chart_png, rate_lines
-from digest.render import Presentation, render_headlines, render_rates_html
+from digest.render import Presentation, esc, render_headlines, render_rates_html
 from storage.articles import count_articles, recent_articles, search_articles
 from storage.deliveries import last_sent_at
 from storage.feeds import feed_states
@@ -83,10 +82,6 @@ async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None =
     return await update.effective_chat.send_message(
         text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
     )
-
-
-def esc(text: str) -> str:
-    return html.escape(text, quote=False)
 
 
 def args_text(context: ContextTypes.DEFAULT_TYPE) -> str:
