@@ -254,7 +254,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         intro = _("Welcome back, {title} is on again with your earlier settings.")
     text = "\n\n".join(
         [
-            esc(intro.format(title=svc.config.digest.title)),
+            esc(intro.format(title=svc.config.digest.title_for(subscriber.language))),
             settings_text(svc, subscriber),
             esc(_("Change them with the buttons below; /help lists every command.")),
         ]

@@ -96,7 +96,7 @@ def build_digest(
     lines = rate_lines(db, currencies, config.rates.base, until.date(), config.rates.chains)
     shown = {line.currency for line in lines}
     return Digest(
-        title=config.digest.title,
+        title=config.digest.title_for(language),
         since=since,
         until=until,
         rates=lines,

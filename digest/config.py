@@ -54,9 +54,13 @@ class FetchConfig:
 @dataclass(frozen=True)
 class DigestConfig:
     title: str = "News digest"
+    titles: Mapping[str, str] = field(default_factory=dict)  # language -> title
     window_hours: int = 24
     per_topic: int = 5
     summary_sentences: int = 3
+
+    def title_for(self, language: str) -> str:
+        return self.titles.get(language, self.title)
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,10 @@ def _build(data: dict[str, Any]) -> Config:
     compile_topics(topics)
     fetch = _section(data, "fetch", FetchConfig)
     digest = _section(data, "digest", DigestConfig)
+    if not isinstance(digest.titles, dict) or not all(
+        isinstance(v, str) and v for v in digest.titles.values()
+    ):
+        raise ConfigError("config key 'digest.titles' must be a table of language = title")
     for name in ("window_hours", "per_topic", "summary_sentences"):
         if getattr(digest, name) < 1:
             raise ConfigError(f"config key 'digest.{name}' must be at least 1")

@@ -25,6 +25,8 @@ async def test_the_scripted_chat_in_russian_uses_russian_buttons(sample_db):
     assert "Aida pressed [Энергетика]" in chat
     assert "Ваши темы: Центральная Азия, Экономика и финансы, Энергетика" in chat
     assert "Готово: ваш часовой пояс — Asia/Tashkent" in chat
+    assert "bot: Дайджест: Центральная Азия\n" in chat  # the digest's title in Russian too
+    assert "Курсы (стоимость одной единицы в USD" in chat
 
 
 async def test_a_person_can_type_and_press_numbered_buttons(sample_db):
