@@ -61,7 +61,8 @@ def latest_line(
     rank = {source: i for i, source in enumerate(preferred)}
     latest = max(observations, key=lambda o: (o.as_of, -rank.get(o.source, len(rank)), o.source))
     same_source = [o for o in observations if o.source == latest.source and o.as_of < latest.as_of]
-    previous = max(same_source, key=lambda o: o.as_of).value if same_source else None
+    # The same source's previous stored fixing; else what the source itself said it was.
+    previous = max(same_source, key=lambda o: o.as_of).value if same_source else latest.previous
     return RateLine(
         currency=latest.currency,
         base=latest.base,

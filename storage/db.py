@@ -120,8 +120,13 @@ def _v2_deliveries(db: Database) -> None:
     db["deliveries"].create_index(["digest_date", "status"])
 
 
+def _v3_stated_previous(db: Database) -> None:
+    """Rates keep the previous value a source states beside its current one."""
+    db["rates"].add_column("previous", str)
+
+
 # Append only: a migration, once released, is never edited; the schema version is its index + 1.
-MIGRATIONS: list[Migration] = [_v1_initial, _v2_deliveries]
+MIGRATIONS: list[Migration] = [_v1_initial, _v2_deliveries, _v3_stated_previous]
 
 
 def schema_version(db: Database) -> int:

@@ -35,6 +35,7 @@ def add_observations(
                     "source": obs.source,
                     "as_of": obs.as_of.isoformat(),
                     "fetched_at": utc_iso(obs.fetched_at) if obs.fetched_at else fetched,
+                    "previous": None if obs.previous is None else str(obs.previous),
                 }
             )
             added += 1
@@ -58,7 +59,7 @@ def history(
         where.append("as_of >= ?")
         params.append(since.isoformat())
     rows = db.execute(
-        "select currency, base, value, source, as_of, fetched_at from rates"
+        "select currency, base, value, source, as_of, fetched_at, previous from rates"
         f" where {' and '.join(where)} order by as_of, fetched_at, id",
         params,
     ).fetchall()
@@ -81,7 +82,7 @@ def latest_by_source(
             select id, row_number() over (partition by source order by as_of desc) as rn
             from per_day
         )
-        select r.currency, r.base, r.value, r.source, r.as_of, r.fetched_at
+        select r.currency, r.base, r.value, r.source, r.as_of, r.fetched_at, r.previous
         from rates r join ranked k on r.id = k.id where k.rn <= ?
         order by r.as_of, r.source
         """,
@@ -91,7 +92,7 @@ def latest_by_source(
 
 
 def _observation(row: tuple) -> RateObservation:
-    currency, base, value, source, as_of, fetched_at = row
+    currency, base, value, source, as_of, fetched_at, previous = row
     return RateObservation(
         currency=currency,
         base=base,
@@ -99,6 +100,7 @@ def _observation(row: tuple) -> RateObservation:
         source=source,
         as_of=date.fromisoformat(as_of),
         fetched_at=datetime.fromisoformat(fetched_at) if fetched_at else None,
+        previous=Decimal(previous) if previous else None,
     )
 
 

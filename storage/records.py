@@ -50,6 +50,9 @@ class RateObservation:
     source: str
     as_of: date
     fetched_at: datetime | None = None
+    # The source's own word on its previous fixing (NBK's <change>, CBU's Diff), when it gives
+    # one: the day's change can be shown before two fixings are stored.
+    previous: Decimal | None = None
 
 
 @dataclass

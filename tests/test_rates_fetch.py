@@ -202,3 +202,18 @@ async def test_stale_rate_is_shown_with_its_date(sources, tmp_path):
     assert "(as of 25 Nov 2026)" in render_rates_text([kzt])
     [tmt] = rate_lines(db, ["TMT"], "USD", date(2026, 12, 30), config.rates.chains)
     assert not tmt.stale
+
+
+async def test_the_first_fetch_already_shows_the_change_the_bank_states(sources, tmp_path):
+    config, _ = sources
+    db = open_db(tmp_path / "rates.db")
+    store_rates(db, await fetch_rates(config, day=DAY))
+    kzt, kgs, uzs = rate_lines(db, ["KZT", "KGS", "UZS"], "USD", DAY, config.rates.chains)
+    # NBK: 508.93 tenge, up 0.61 from 508.32, so a tenge is worth 0.12% less than yesterday.
+    assert kzt.previous == (Decimal(1) / Decimal("508.32")).quantize(Decimal("1e-14"))
+    assert f"{kzt.change_pct:.2f}" == "-0.12"
+    # CBU: 12,050.37 sum, 12.41 less than before: the sum gained 0.10%.
+    assert f"{uzs.change_pct:.2f}" == "0.10"
+    # NBKR states no previous value: nothing to compare yet, and nothing is made up.
+    assert kgs.change_pct is None
+    assert "-0.12%" in render_rates_text([kzt])

@@ -175,3 +175,31 @@ def test_rate_observations_are_kept_and_never_overwritten(db):
     [latest] = history(db, "KZT")
     assert latest.value == Decimal("0.00197")
     assert isinstance(latest.value, Decimal)
+
+
+def test_a_database_from_an_older_version_is_migrated_and_keeps_its_rows(tmp_path):
+    import sqlite_utils
+
+    from storage.db import migrate
+
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    for step in MIGRATIONS[:2]:  # a file written by the release with schema version 2
+        step(old)
+    old["meta"].insert({"key": "schema_version", "value": "2"}, pk="key")
+    old["rates"].insert(
+        {
+            "currency": "KZT",
+            "base": "USD",
+            "value": "0.00196",
+            "source": "nbk",
+            "as_of": "2026-11-24",
+            "fetched_at": "2026-11-24T09:00:00+00:00",
+        }
+    )
+    old.close()
+    db = open_db(path)
+    assert schema_version(db) == len(MIGRATIONS) == 3
+    [kept] = history(db, "KZT")
+    assert kept.value == Decimal("0.00196") and kept.previous is None
+    assert migrate(db) == 3  # running it again changes nothing

@@ -50,16 +50,37 @@ class Provider:
         raise NotImplementedError
 
     def usd_observation(
-        self, currency: str, row: Any, value_tag: str, nominal_tag: str, base: str, as_of: date
+        self,
+        currency: str,
+        row: Any,
+        value_tag: str,
+        nominal_tag: str,
+        base: str,
+        as_of: date,
+        change: Decimal | None = None,
     ) -> list[RateObservation]:
-        """The one observation a home bank's file gives: its USD row, local units per nominal."""
+        """The one observation a home bank's file gives: its USD row, local units per nominal.
+
+        `change` is the bank's own change in local units since its previous fixing, if stated.
+        """
         if row is None:
             raise ProviderError(f"{self.title} sent no USD rate")
         what = f"the {self.title} USD rate"
-        value = per_unit(
-            decimal(row.findtext(value_tag), what), decimal(row.findtext(nominal_tag), what), what
-        )
-        return [RateObservation(currency, base, value, self.name, as_of)]
+        local = decimal(row.findtext(value_tag), what)
+        nominal = decimal(row.findtext(nominal_tag), what)
+        previous = None
+        if change is not None and local - change > 0:
+            previous = per_unit(local - change, nominal, what)
+        return [
+            RateObservation(
+                currency,
+                base,
+                per_unit(local, nominal, what),
+                self.name,
+                as_of,
+                previous=previous,
+            )
+        ]
 
     def parse(
         self, payload: Payload, base: str = "USD", *, day: date | None = None

@@ -43,10 +43,20 @@ class CentralBankOfUzbekistan(Provider):
             raise ProviderError(f"{self.title} sent no USD rate")
         as_of = parse_day(_text(usd.get("Date")), ("%d.%m.%Y",), f"the {self.title} payload")
         what = f"the {self.title} USD rate"
-        value = per_unit(
-            decimal(_text(usd.get("Rate")), what), decimal(_text(usd.get("Nominal")), what), what
-        )
-        return [RateObservation("UZS", base, value, self.name, as_of)]
+        rate = decimal(_text(usd.get("Rate")), what)
+        nominal = decimal(_text(usd.get("Nominal")), what)
+        previous = None
+        try:
+            diff = decimal(_text(usd.get("Diff")), what)
+            if rate - diff > 0:
+                previous = per_unit(rate - diff, nominal, what)
+        except ProviderError:
+            pass  # no Diff stated: the change comes from stored history
+        return [
+            RateObservation(
+                "UZS", base, per_unit(rate, nominal, what), self.name, as_of, previous=previous
+            )
+        ]
 
 
 def _text(field: object) -> str | None:

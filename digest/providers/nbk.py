@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 
 from digest.providers.base import (
     Payload,
@@ -39,4 +40,20 @@ class NationalBankOfKazakhstan(Provider):
             raise ProviderError(f"{self.title} has no rates in its answer{reason}")
         as_of = parse_day(root.findtext("date"), ("%d.%m.%Y",), f"the {self.title} payload")
         usd = next((i for i in items if (i.findtext("title") or "").strip() == "USD"), None)
-        return self.usd_observation("KZT", usd, "description", "quant", base, as_of)
+        return self.usd_observation(
+            "KZT", usd, "description", "quant", base, as_of, change=_change(usd)
+        )
+
+
+def _change(item) -> Decimal | None:
+    """The bank's change since its previous fixing, signed by <index> when it is not."""
+    text = (item.findtext("change") or "").strip() if item is not None else ""
+    if not text:
+        return None
+    try:
+        change = Decimal(text.replace(",", ".").lstrip("+"))
+    except ArithmeticError:
+        return None
+    if (item.findtext("index") or "").strip().upper() == "DOWN" and change > 0:
+        change = -change
+    return change
