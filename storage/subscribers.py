@@ -24,6 +24,10 @@ def get_subscriber(db: Database, chat_id: int) -> Subscriber | None:
             "select topic from subscriber_topics where chat_id = ? order by rowid", [chat_id]
         )
     ]
+    return _subscriber(row, topics)
+
+
+def _subscriber(row: dict, topics: list[str]) -> Subscriber:
     return Subscriber(
         chat_id=row["chat_id"],
         language=row["language"],
@@ -86,12 +90,15 @@ def move_subscriber(db: Database, old_chat_id: int, new_chat_id: int) -> None:
 
 
 def active_subscribers(db: Database) -> list[Subscriber]:
-    """Every active subscription with its topics."""
-    ids = [
-        r[0]
-        for r in db.execute("select chat_id from subscribers where active = 1 order by chat_id")
-    ]
-    return [s for s in (get_subscriber(db, i) for i in ids) if s is not None]
+    """Every active subscription with its topics, in two queries whatever their number."""
+    topics: dict[int, list[str]] = {}
+    for chat_id, topic in db.execute(
+        "select t.chat_id, t.topic from subscriber_topics t join subscribers s"
+        " on s.chat_id = t.chat_id where s.active = 1 order by t.rowid"
+    ):
+        topics.setdefault(chat_id, []).append(topic)
+    rows = db.execute_returning_dicts("select * from subscribers where active = 1 order by chat_id")
+    return [_subscriber(row, topics.get(row["chat_id"], [])) for row in rows]
 
 
 def count_subscribers(db: Database, active_only: bool = True) -> int:
