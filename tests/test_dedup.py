@@ -48,6 +48,16 @@ def entry(title, url, source, text=BODY, published=NOW - timedelta(hours=2)):
     return Entry(title=title, url=url, source=source, text=text, published=published)
 
 
+def astana_rate(**changes):
+    """The rate story as The Astana Times first carries it."""
+    return entry(
+        "Kazakhstan holds base rate at 16.5%",
+        "https://astanatimes.com/rate",
+        "The Astana Times",
+        **changes,
+    )
+
+
 @pytest.mark.parametrize(
     ("raw", "canonical"),
     [
@@ -93,11 +103,7 @@ def test_reworded_copy_under_another_url_is_recognised(db, config):
         db,
         config,
         [
-            entry(
-                "Kazakhstan holds base rate at 16.5%",
-                "https://astanatimes.com/rate",
-                "The Astana Times",
-            ),
+            astana_rate(),
         ],
         now=NOW,
     )
@@ -126,11 +132,7 @@ def test_different_stories_on_the_same_subject_stay_apart(db, config):
         db,
         config,
         [
-            entry(
-                "Kazakhstan holds base rate at 16.5%",
-                "https://astanatimes.com/rate",
-                "The Astana Times",
-            ),
+            astana_rate(),
             entry(
                 "Uzbekistan cuts its main rate to 13%",
                 "https://kun.uz/en/rate",
@@ -193,12 +195,7 @@ def test_copies_far_apart_in_time_are_not_merged(db, config):
         db,
         config,
         [
-            entry(
-                "Kazakhstan holds base rate at 16.5%",
-                "https://astanatimes.com/rate",
-                "The Astana Times",
-                published=NOW - timedelta(days=30),
-            ),
+            astana_rate(published=NOW - timedelta(days=30)),
         ],
         now=NOW,
     )
@@ -223,11 +220,7 @@ def test_identical_text_from_a_linkless_source_is_a_duplicate(db, config):
         db,
         config,
         [
-            entry(
-                "Kazakhstan holds base rate at 16.5%",
-                "https://astanatimes.com/rate",
-                "The Astana Times",
-            ),
+            astana_rate(),
         ],
         now=NOW,
     )
@@ -244,11 +237,7 @@ def test_identical_text_from_a_linkless_source_is_a_duplicate(db, config):
 
 def test_ingesting_the_same_batch_twice_stores_nothing_new(db, config):
     batch = [
-        entry(
-            "Kazakhstan holds base rate at 16.5%",
-            "https://astanatimes.com/rate",
-            "The Astana Times",
-        ),
+        astana_rate(),
         entry("Uzbekistan cuts its main rate to 13%", None, "Kun.uz", text=OTHER),
     ]
     ingestor = Ingestor(db, config, now=NOW)
@@ -263,11 +252,7 @@ def test_stored_article_has_summary_and_topics(db, config):
         db,
         config,
         [
-            entry(
-                "Kazakhstan holds base rate at 16.5%",
-                "https://astanatimes.com/rate",
-                "The Astana Times",
-            ),
+            astana_rate(),
         ],
         now=NOW,
     )
