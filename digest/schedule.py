@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from storage.deliveries import DONE
 from storage.records import Delivery, Subscriber
-
-DONE = frozenset({"sent", "skipped", "failed", "moved"})
 
 
 @dataclass(frozen=True)
