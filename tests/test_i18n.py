@@ -15,7 +15,7 @@ def source_messages() -> set[str]:
     found = set()
     for directory in ("bot", "digest"):
         for _file, _line, message, _comments, _context in extract_from_dir(
-            ROOT / directory, keywords={"_": None}, method_map=[("**.py", "python")]
+            ROOT / directory, keywords={"_": None, "N_": None}, method_map=[("**.py", "python")]
         ):
             if isinstance(message, str) and message:
                 found.add(message)
