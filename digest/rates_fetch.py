@@ -15,7 +15,7 @@ from sqlite_utils import Database
 from digest.config import Config
 from digest.feeds import FetchError, fetch_bytes
 from digest.providers.base import Payload, Provider, ProviderError, acceptable_date
-from digest.providers.registry import make_provider
+from digest.providers.registry import PROVIDERS, make_provider
 from storage.rates import add_observations
 from storage.records import RateObservation
 
@@ -144,7 +144,7 @@ def _take(
         outcome.failures.append((name, f"{name} publishes no {outcome.currency} rate"))
         return
     observation = max(found, key=lambda o: o.as_of)
-    publishes_ahead = make_provider(name).publishes_ahead
+    publishes_ahead = PROVIDERS[name].publishes_ahead
     if not acceptable_date(observation.as_of, day, publishes_ahead):
         outcome.failures.append(
             (name, f"{name} answered with the rate of {observation.as_of}, not of {day}")
