@@ -246,8 +246,14 @@ def test_due_subscribers_each_get_one_digest_from_the_running_process(
     bot = BotProcess(tmp_path, token, config)
     processes.append(bot)
 
+    # The bot records a message in the ledger just after Telegram confirms it: wait for both.
     bot.wait_until(
-        lambda: all(digests(emulator, c) for c in days), 15, "a digest for every due subscriber"
+        lambda: all(
+            digests(emulator, c) and get_delivery(db, c, day).status == "sent"
+            for c, day in days.items()
+        ),
+        15,
+        "a digest for every due subscriber, recorded as sent",
     )
     for chat_id, day in days.items():
         row = get_delivery(db, chat_id, day)
